@@ -1,0 +1,114 @@
+# rebal - plain make, no autotools.
+#   make            build every tool in bin/
+#   make check      install missing dependencies, build, run the test suite
+#   make check SANITIZE=1   the same with ASan and UBSan
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+SHAREDIR ?= $(PREFIX)/share/rebal
+INSTALL ?= install
+PKG_CONFIG ?= pkg-config
+
+CC      ?= cc
+CFLAGS  ?= -g -O2
+override CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CFLAGS)
+ifeq ($(WERROR),1)
+override CFLAGS += -Werror
+endif
+ifeq ($(SANITIZE),1)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+override CFLAGS += $(SAN)
+override LDFLAGS += $(SAN)
+endif
+
+PKGS    := libcurl yaml-0.1 libwebsockets
+override CPPFLAGS += -Ilib $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+# Every tool links the same list; --as-needed keeps only what a tool uses,
+# and the static lib/librebal.a contributes only the modules it calls.
+LDLIBS  := -Wl,--as-needed lib/librebal.a \
+	$(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -ljq -lonig -lm
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:.c=.o)
+TOOL_SRC := $(wildcard bin/*.c)
+TOOLS   := $(TOOL_SRC:.c=)
+SCRIPTS := $(filter-out $(TOOLS) $(TOOL_SRC) %.o %.d,$(wildcard bin/*))
+UNIT_SRC := $(wildcard test/unit/*.c)
+UNITS   := $(UNIT_SRC:.c=)
+MAN1    := $(wildcard man/*.1)
+MAN57   := $(wildcard man/*.5 man/*.7)
+
+# Rebuild everything when the flags change (SANITIZE=1 and back).
+FLAGSTAMP := .build-flags
+FLAGS_NOW := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)
+ifneq ($(shell cat $(FLAGSTAMP) 2>/dev/null),$(FLAGS_NOW))
+$(shell printf '%s\n' '$(FLAGS_NOW)' > $(FLAGSTAMP))
+endif
+
+all: $(TOOLS) $(UNITS)
+
+$(FLAGSTAMP): ;
+
+lib/%.o: lib/%.c $(FLAGSTAMP)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+bin/%.o: bin/%.c $(FLAGSTAMP)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+test/unit/%.o: test/unit/%.c $(FLAGSTAMP)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+lib/librebal.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+$(TOOLS): %: %.o lib/librebal.a
+	$(CC) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+$(UNITS): %: %.o lib/librebal.a
+	$(CC) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+-include $(LIB_SRC:.c=.d) $(TOOL_SRC:.c=.d) $(UNIT_SRC:.c=.d)
+
+# Debian packages the build, the tests and the simulators need.
+DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libjq-dev libonig-dev \
+	libyaml-dev libwebsockets-dev bats bats-assert bats-support mandoc jq \
+	tzdata ca-certificates
+deps:
+	@sh share/deps.sh $(DEB_PKGS)
+
+conformance-deps:
+	@sh share/deps.sh --npm test/conformance
+
+check: deps conformance-deps
+	$(MAKE) all
+	$(MAKE) lint
+	PATH="$(CURDIR)/bin:$$PATH" REBAL_TOP="$(CURDIR)" bats $(BATSFLAGS) test
+
+lint:
+	mandoc -Tlint -Wwarning $(MAN1) $(MAN57)
+
+demo: deps
+	$(MAKE) all
+	PATH="$(CURDIR)/bin:$$PATH" sh share/demo.sh
+
+bench: deps
+	$(MAKE) all
+	PATH="$(CURDIR)/bin:$$PATH" sh test/bench/run.sh
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(SHAREDIR)
+	$(INSTALL) -m 0755 $(TOOLS) $(SCRIPTS) $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	for f in $(MAN57); do \
+		$(INSTALL) -m 0644 $$f $(DESTDIR)$(MANDIR)/man$${f##*.}; done
+	$(INSTALL) -m 0644 examples/* $(DESTDIR)$(SHAREDIR)
+
+clean:
+	rm -f lib/*.o lib/*.d lib/librebal.a bin/*.o bin/*.d $(TOOLS) \
+		test/unit/*.o test/unit/*.d $(UNITS) $(FLAGSTAMP)
+
+.PHONY: all check lint deps conformance-deps demo bench install clean

@@ -1,0 +1,170 @@
+/* diag: program name, stderr diagnostics, exit statuses, option parsing. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+
+const char *progname = "rebal";
+
+void
+diag_init(const char *argv0)
+{
+	const char *s;
+
+	if (argv0 == NULL || *argv0 == '\0')
+		return;
+	s = strrchr(argv0, '/');
+	progname = s ? s + 1 : argv0;
+}
+
+static void
+vwarn(const char *fmt, va_list ap)
+{
+	int saved = errno;
+	size_t n = strlen(fmt);
+
+	fprintf(stderr, "%s: ", progname);
+	vfprintf(stderr, fmt, ap);
+	if (n > 0 && fmt[n - 1] == ':')
+		fprintf(stderr, " %s", strerror(saved));
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+void
+warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+void
+die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	if (status <= 0 || status > 125)
+		status = EX_SOFTWARE;
+	exit(status);
+}
+
+void
+usage(const char *synopsis, int help)
+{
+	FILE *f = help ? stdout : stderr;
+
+	fprintf(f, "usage: %s %s\n", progname, synopsis);
+	if (help) {
+		if (fflush(stdout) == EOF || ferror(stdout))
+			exit(EX_IOERR);
+		exit(0);
+	}
+	exit(EX_USAGE);
+}
+
+long
+opt_long(int opt, const char *arg, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end != '\0' || v < min || v > max)
+		die(EX_USAGE, "-%c: invalid number '%s' (%ld..%ld)", opt, arg,
+		    min, max);
+	return v;
+}
+
+double
+opt_double(int opt, const char *arg, double min, double max)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end != '\0' || !isfinite(v) || v < min ||
+	    v > max)
+		die(EX_USAGE, "-%c: invalid number '%s' (%g..%g)", opt, arg,
+		    min, max);
+	return v;
+}
+
+char *
+secret_get(const char *name)
+{
+	char fname[256];
+	const char *v, *path;
+	FILE *f;
+	char *buf;
+	size_t len = 0, cap = 256;
+	int c;
+
+	v = getenv(name);
+	if (v != NULL && *v != '\0')
+		return xstrdup(v);
+	snprintf(fname, sizeof fname, "%s_FILE", name);
+	path = getenv(fname);
+	if (path == NULL || *path == '\0')
+		return NULL;
+	if ((f = fopen(path, "r")) == NULL)
+		die(EX_CONFIG, "%s: %s:", fname, path);
+	buf = xmalloc(cap);
+	while ((c = getc(f)) != EOF) {
+		if (len + 1 >= cap)
+			buf = xrealloc(buf, cap *= 2);
+		buf[len++] = (char)c;
+	}
+	if (ferror(f))
+		die(EX_CONFIG, "%s: %s:", fname, path);
+	fclose(f);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	buf[len] = '\0';
+	if (len == 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		die(EX_SOFTWARE, "malloc:");
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (p == NULL)
+		die(EX_SOFTWARE, "realloc:");
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		die(EX_SOFTWARE, "strdup:");
+	return p;
+}

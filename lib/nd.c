@@ -1,0 +1,148 @@
+/* nd: NDJSON input with positions, output with write-error detection. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "nd.h"
+
+int
+nd_open(struct nd_in *in, const char *path)
+{
+	memset(in, 0, sizeof *in);
+	if (path == NULL || strcmp(path, "-") == 0) {
+		in->f = stdin;
+		in->name = "<stdin>";
+		return 0;
+	}
+	in->name = path;
+	if ((in->f = fopen(path, "r")) == NULL) {
+		warnx("%s:", path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+nd_next(struct nd_in *in, jv *out)
+{
+	ssize_t n;
+	jv v;
+
+	for (;;) {
+		errno = 0;
+		n = getline(&in->buf, &in->cap, in->f);
+		if (n < 0) {
+			if (ferror(in->f))
+				die(EX_IOERR, "%s:", in->name);
+			return 0;
+		}
+		in->line++;
+		while (n > 0 && (in->buf[n - 1] == '\n' || in->buf[n - 1] == '\r'))
+			in->buf[--n] = '\0';
+		if (strspn(in->buf, " \t") == (size_t)n)
+			continue;
+		if (memchr(in->buf, '\0', (size_t)n) != NULL) {
+			warnx("%s:%ld: NUL byte in input", in->name, in->line);
+			in->bad++;
+			return -1;
+		}
+		v = jv_parse_sized(in->buf, (int)n);
+		if (!jv_is_valid(v)) {
+			jv msg = jv_invalid_get_msg(v);
+			warnx("%s:%ld: %s", in->name, in->line,
+			    jv_get_kind(msg) == JV_KIND_STRING ?
+			    jv_string_value(msg) : "invalid JSON");
+			jv_free(msg);
+			in->bad++;
+			return -1;
+		}
+		if (jv_get_kind(v) != JV_KIND_OBJECT) {
+			warnx("%s:%ld: expected a JSON object, got %s", in->name,
+			    in->line, jv_kind_name(jv_get_kind(v)));
+			jv_free(v);
+			in->bad++;
+			return -1;
+		}
+		*out = v;
+		return 1;
+	}
+}
+
+void
+nd_close(struct nd_in *in)
+{
+	if (in->f != NULL && in->f != stdin)
+		fclose(in->f);
+	free(in->buf);
+	in->buf = NULL;
+	in->f = NULL;
+}
+
+int
+nd_worst(int a, int b)
+{
+	if (a == 0)
+		return b;
+	if (b == 0)
+		return a;
+	if (a == EX_FAIL)
+		return b;
+	if (b == EX_FAIL)
+		return a;
+	return a > b ? a : b;
+}
+
+static int
+each_file(const char *path, int (*fn)(jv, void *), void *ctx)
+{
+	struct nd_in in;
+	int r, st = 0;
+	jv rec;
+
+	if (nd_open(&in, path) < 0)
+		return EX_NOINPUT;
+	while ((r = nd_next(&in, &rec)) != 0) {
+		if (r < 0) {
+			st = nd_worst(st, EX_DATAERR);
+			continue;
+		}
+		st = nd_worst(st, fn(rec, ctx));
+	}
+	nd_close(&in);
+	return st;
+}
+
+int
+nd_each(int argc, char **argv, int (*fn)(jv rec, void *ctx), void *ctx)
+{
+	int i, st = 0;
+
+	if (argc == 0)
+		return each_file(NULL, fn, ctx);
+	for (i = 0; i < argc; i++)
+		st = nd_worst(st, each_file(argv[i], fn, ctx));
+	return st;
+}
+
+void
+nd_emit(jv v)
+{
+	jv s = jv_dump_string(v, 0);
+
+	if (fputs(jv_string_value(s), stdout) == EOF ||
+	    putchar('\n') == EOF || fflush(stdout) == EOF) {
+		jv_free(s);
+		die(EX_IOERR, "write error: stdout:");
+	}
+	jv_free(s);
+}
+
+void
+nd_finish(void)
+{
+	if (fflush(stdout) == EOF || ferror(stdout))
+		die(EX_IOERR, "write error: stdout:");
+	if (fclose(stdout) == EOF)
+		die(EX_IOERR, "write error: stdout:");
+}

@@ -1,0 +1,19 @@
+/* yml: a YAML file loaded into a jv value (libyaml), with the line of every
+ * node kept beside it so that validators can say "file:line: problem". */
+#ifndef REBAL_YML_H
+#define REBAL_YML_H
+
+#include <jv.h>
+
+/* Load the first document of PATH. Plain scalars are typed by the YAML 1.2
+ * core schema (null, true/false, numbers); quoted ones stay strings. On
+ * success *lines (if LINES) mirrors the value: a scalar's line as a number, a
+ * mapping as {"": line, key: lines...}, a sequence as [line, lines...].
+ * On error returns jv_invalid_with_msg("PATH:LINE: reason"). */
+jv yml_load(const char *path, jv *lines);
+
+/* Line of the node at PATH (a jv array of keys and indices, consumed) in
+ * LINES (not consumed); the nearest existing ancestor's line when missing. */
+int yml_line(jv lines, jv path);
+
+#endif
