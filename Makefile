@@ -88,7 +88,7 @@ check: deps conformance-deps
 	PATH="$(CURDIR)/bin:$$PATH" REBAL_TOP="$(CURDIR)" bats $(BATSFLAGS) test
 
 lint:
-	mandoc -Tlint -Wwarning $(MAN1) $(MAN57)
+	$(if $(strip $(MAN1) $(MAN57)),mandoc -Tlint -Wwarning $(MAN1) $(MAN57))
 
 demo: deps
 	$(MAKE) all

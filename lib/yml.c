@@ -215,7 +215,11 @@ parse_node(struct ylo *y, yaml_event_t *ev, jv *val, jv *lines)
 			r = -1;
 		} else {
 			*val = jv_copy(y->anchors[i].val);
-			*lines = jv_copy(y->anchors[i].lines);
+			/* a scalar alias is reported at its own line */
+			*lines = jv_get_kind(y->anchors[i].lines) ==
+			    JV_KIND_NUMBER ?
+			    jv_number((double)ev->start_mark.line + 1) :
+			    jv_copy(y->anchors[i].lines);
 		}
 		break;
 	default:

@@ -1,0 +1,243 @@
+/* Unit tests of the core lib modules: tm, jvx, yml, nd. TAP on stdout. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "jvx.h"
+#include "nd.h"
+#include "tm.h"
+#include "yml.h"
+
+static int n, failed;
+
+static void
+ok(int cond, const char *what)
+{
+	printf("%sok %d - %s\n", cond ? "" : "not ", ++n, what);
+	if (!cond)
+		failed++;
+}
+
+static time_t
+utc(const char *s)
+{
+	double t;
+
+	if (tm_parse(s, &t) != 0)
+		return (time_t)-1;
+	return (time_t)t;
+}
+
+static void
+test_tm(void)
+{
+	double t;
+	char buf[32];
+	struct tm lt;
+	time_t o, c;
+	const char *h = "20261120:0930-20261120:1600;20261121:CLOSED;"
+	    "20261122:CLOSED;20261123:0930-20261123:1600";
+
+	ok(tm_parse("2026-11-23T01:49:19Z", &t) == 0 && t == 1795398559.0,
+	    "tm_parse Z");
+	ok(tm_parse("2026-11-22T20:49:19-05:00", &t) == 0 &&
+	    t == 1795398559.0, "tm_parse offset");
+	ok(tm_parse("2026-11-23T01:49:19.250Z", &t) == 0 &&
+	    fabs(t - 1795398559.25) < 1e-6, "tm_parse fraction");
+	ok(tm_parse("2026-11-23 01:49", &t) == -1, "tm_parse rejects short");
+	ok(tm_parse("2026-13-23T01:49:19Z", &t) == -1, "tm_parse month");
+	ok(tm_parse("2026-11-23T01:49:19", &t) == -1, "tm_parse needs zone");
+	ok(!strcmp(tm_fmt(1795398559.0, buf), "2026-11-23T01:49:19Z"),
+	    "tm_fmt seconds");
+	ok(!strcmp(tm_fmt(1795398559.25, buf), "2026-11-23T01:49:19.250Z"),
+	    "tm_fmt millis");
+	ok(tm_local("US/Eastern", 1795398559, &lt) == 0 && lt.tm_hour == 20 &&
+	    lt.tm_mday == 22, "tm_local US/Eastern (EST)");
+	ok(tm_local("America/New_York", utc("2026-07-01T14:00:00Z"), &lt) ==
+	    0 && lt.tm_hour == 10, "tm_local summer time");
+	ok(tm_local("Nowhere/Atlantis", 0, &lt) == -1, "tm_local unknown zone");
+	ok(tm_local("../../etc/passwd", 0, &lt) == -1, "tm_local no paths");
+
+	ok(tm_session(h, "US/Eastern", utc("2026-11-20T15:00:00Z"), &o, &c) ==
+	    1 && o == utc("2026-11-20T14:30:00Z") &&
+	    c == utc("2026-11-20T21:00:00Z"), "tm_session open");
+	ok(tm_session(h, "US/Eastern", utc("2026-11-21T15:00:00Z"), &o, &c) ==
+	    0 && o == utc("2026-11-23T14:30:00Z") &&
+	    c == utc("2026-11-20T21:00:00Z"), "tm_session weekend");
+	ok(tm_session(h, "US/Eastern", utc("2026-11-20T21:00:00Z"), &o, &c) ==
+	    0, "tm_session close is exclusive");
+	ok(tm_session(h, "US/Eastern", utc("2026-11-24T15:00:00Z"), &o, &c) ==
+	    0 && o == 0, "tm_session beyond the list");
+	ok(tm_session("20261120:0930-1200,1300-1600", "America/New_York",
+	    utc("2026-11-20T18:30:00Z"), &o, &c) == 1 &&
+	    o == utc("2026-11-20T18:00:00Z"), "tm_session short form");
+	ok(tm_session("20261120:0930-1200,1300-1600", "America/New_York",
+	    utc("2026-11-20T17:30:00Z"), &o, &c) == 0 &&
+	    o == utc("2026-11-20T18:00:00Z"), "tm_session lunch break");
+	ok(tm_session("20261120:0400-20261121:0200", "US/Eastern",
+	    utc("2026-11-21T05:00:00Z"), &o, &c) == 1, "tm_session overnight");
+	ok(tm_session("garbage", "US/Eastern", 0, &o, &c) == -1,
+	    "tm_session malformed");
+	ok(tm_session("20261120:1600-20261120:0930", "US/Eastern", 0, &o,
+	    &c) == -1, "tm_session end before start");
+	ok(tm_session(h, "Nowhere/Atlantis", 0, &o, &c) == -1,
+	    "tm_session unknown zone");
+}
+
+static void
+test_jvx(void)
+{
+	jv j;
+	double d;
+
+	ok(jvx_round_tick(90.4701, 0.01, 0) == 90.47, "tick nearest");
+	ok(jvx_round_tick(402.201, 0.01, 0) == 402.2, "tick 402.20");
+	ok(jvx_round_tick(90.4751, 0.05, 0) == 90.5, "tick 0.05");
+	ok(jvx_round_tick(90.47, 0.01, -1) == 90.47, "tick exact stays");
+	ok(jvx_round_tick(1.0049, 0.0001, 1) == 1.0049, "tick 0.0001");
+	ok(jvx_round_tick(10.001, 0.01, 1) == 10.01, "tick up");
+	ok(jvx_round_even(2.5) == 2 && jvx_round_even(3.5) == 4 &&
+	    jvx_round_even(-2.5) == -2 && jvx_round_even(0.4) == 0,
+	    "half to even");
+	j = jv_parse("{\"a\":1.5,\"s\":\"x\",\"n\":null,\"t\":true}");
+	ok(jvx_num(j, "a", &d) && d == 1.5, "jvx_num");
+	ok(!jvx_num(j, "s", &d) && !jvx_num(j, "zz", &d), "jvx_num kinds");
+	ok(jvx_str(j, "s") && !strcmp(jvx_str(j, "s"), "x") &&
+	    jvx_str(j, "a") == NULL, "jvx_str");
+	ok(jvx_bool(j, "t", -1) == 1 && jvx_bool(j, "n", -1) == 0 &&
+	    jvx_bool(j, "a", -1) == -1, "jvx_bool");
+	j = jv_object_set(j, jv_string("account"),
+	    JV_OBJECT(jv_string("id"), jv_string("DU1")));
+	ok(!strcmp(jvx_account(j), "DU1"), "jvx_account");
+	j = jvx_fail(j, 65, "bad price %s", "SPY");
+	ok(!strcmp(jvx_str(j, "status"), "failed"), "jvx_fail status");
+	{
+		jv e = jvx_get(j, "error");
+
+		ok(jvx_num(e, "code", &d) && d == 65 &&
+		    !strcmp(jvx_str(e, "message"), "bad price SPY") &&
+		    !strcmp(jvx_str(e, "tool"), "core_test"), "jvx_fail error");
+		jv_free(e);
+	}
+	jv_free(j);
+}
+
+static void
+test_yml(const char *dir)
+{
+	char path[512];
+	FILE *f;
+	jv v, lines;
+
+	snprintf(path, sizeof path, "%s/a.yaml", dir);
+	f = fopen(path, "w");
+	fputs("# comment\n"
+	    "accounts:\n"
+	    "  - account_id: DU1\n"
+	    "    enabled: true\n"
+	    "    cash: 1.5\n"
+	    "    zip: '007'\n"
+	    "    none: ~\n"
+	    "  - account_id: &x DU2\n"
+	    "    alias: *x\n", f);
+	fclose(f);
+	v = yml_load(path, &lines);
+	ok(jv_is_valid(v), "yml_load valid");
+	{
+		jv s = jv_dump_string(jv_copy(v), 0);
+
+		ok(!strcmp(jv_string_value(s),
+		    "{\"accounts\":[{\"account_id\":\"DU1\",\"enabled\":true,"
+		    "\"cash\":1.5,\"zip\":\"007\",\"none\":null},"
+		    "{\"account_id\":\"DU2\",\"alias\":\"DU2\"}]}"),
+		    "yml_load typed scalars, quotes, aliases");
+		jv_free(s);
+	}
+	ok(yml_line(lines, JV_ARRAY(jv_string("accounts"), jv_number(1),
+	    jv_string("alias"))) == 9, "yml_line nested");
+	ok(yml_line(lines, JV_ARRAY(jv_string("accounts"), jv_number(0))) == 3,
+	    "yml_line sequence item");
+	ok(yml_line(lines, JV_ARRAY(jv_string("accounts"), jv_number(0),
+	    jv_string("missing"))) == 3, "yml_line missing key -> parent");
+	jv_free(v);
+	jv_free(lines);
+
+	f = fopen(path, "w");
+	fputs("a: 1\nb: [1, 2\nc: 3\n", f);
+	fclose(f);
+	v = yml_load(path, NULL);
+	{
+		jv m = jv_invalid_get_msg(v);
+		char want[600];
+
+		snprintf(want, sizeof want, "%s:", path);
+		ok(jv_get_kind(m) == JV_KIND_STRING &&
+		    !strncmp(jv_string_value(m), want, strlen(want)),
+		    "yml_load error has file:line");
+		jv_free(m);
+	}
+	f = fopen(path, "w");
+	fputs("a: 1\nb: 2\na: 3\n", f);
+	fclose(f);
+	v = yml_load(path, NULL);
+	{
+		jv m = jv_invalid_get_msg(v);
+		char want[600];
+
+		snprintf(want, sizeof want, "%s:3: duplicate key 'a'", path);
+		ok(jv_get_kind(m) == JV_KIND_STRING &&
+		    !strcmp(jv_string_value(m), want), "yml_load duplicate key");
+		jv_free(m);
+	}
+	v = yml_load("/nonexistent/x.yaml", NULL);
+	ok(!jv_is_valid(v), "yml_load missing file");
+	jv_free(v);
+	unlink(path);
+}
+
+static void
+test_nd(const char *dir)
+{
+	char path[512];
+	FILE *f;
+	struct nd_in in;
+	jv v;
+	int r1, r2, r3, r4;
+
+	snprintf(path, sizeof path, "%s/a.ndjson", dir);
+	f = fopen(path, "w");
+	fputs("{\"a\":1}\n\n[1]\n{\"b\":\n{\"c\":2}", f);
+	fclose(f);
+	ok(nd_open(&in, path) == 0, "nd_open");
+	r1 = nd_next(&in, &v);
+	if (r1 == 1)
+		jv_free(v);
+	r2 = nd_next(&in, &v);
+	r3 = nd_next(&in, &v);
+	r4 = nd_next(&in, &v);
+	ok(r1 == 1 && r2 == -1 && r3 == -1 && r4 == 1 && in.line == 5 &&
+	    in.bad == 2, "nd_next records, errors, blank lines, no final newline");
+	if (r4 == 1)
+		jv_free(v);
+	ok(nd_next(&in, &v) == 0, "nd_next EOF");
+	nd_close(&in);
+	unlink(path);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *dir = argc > 1 ? argv[1] : "/tmp";
+
+	diag_init(argv[0]);
+	unsetenv("REBAL_NOW");
+	test_tm();
+	test_jvx();
+	test_yml(dir);
+	test_nd(dir);
+	printf("1..%d\n", n);
+	return failed ? 1 : 0;
+}
