@@ -14,3 +14,11 @@ unit() {
 @test "twsf: framing, split and coalesced frames, fields and sentinels" {
 	unit twsf_test
 }
+
+@test "twsm: every decoder on spec frames, truncations, encoder layouts" {
+	unit twsm_test
+}
+
+@test "tws: handshake, refusals, deadlines, 326, decode errors, pacing (loopback)" {
+	unit tws_test
+}

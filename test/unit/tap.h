@@ -9,7 +9,7 @@
 
 static int tap_n, tap_failed;
 
-static int
+static inline int
 tap_ok(int cond, const char *file, int line, const char *what)
 {
 	tap_n++;
@@ -24,14 +24,35 @@ tap_ok(int cond, const char *file, int line, const char *what)
 }
 
 #define ok(cond, what) tap_ok((cond) != 0, __FILE__, __LINE__, (what))
-#define is_str(got, want, what) (void)(tap_ok((got) != NULL && \
-	strcmp((got), (want)) == 0, __FILE__, __LINE__, (what)) || \
-	printf("#   got \"%s\", want \"%s\"\n", (got) ? (got) : "(null)", (want)))
-#define is_int(got, want, what) (void)(tap_ok((long long)(got) == (long long)(want), \
-	__FILE__, __LINE__, (what)) || \
-	printf("#   got %lld, want %lld\n", (long long)(got), (long long)(want)))
+static inline int
+tap_is_str(const char *got, const char *want, const char *file, int line,
+    const char *what)
+{
+	int r = tap_ok(got != NULL && strcmp(got, want) == 0, file, line, what);
 
-static int
+	if (!r)
+		printf("#   got \"%s\", want \"%s\"\n", got ? got : "(null)",
+		    want);
+	return r;
+}
+
+static inline int
+tap_is_int(long long got, long long want, const char *file, int line,
+    const char *what)
+{
+	int r = tap_ok(got == want, file, line, what);
+
+	if (!r)
+		printf("#   got %lld, want %lld\n", got, want);
+	return r;
+}
+
+/* Each argument is evaluated once. */
+#define is_str(got, want, what) tap_is_str((got), (want), __FILE__, __LINE__, (what))
+#define is_int(got, want, what) tap_is_int((long long)(got), (long long)(want), \
+	__FILE__, __LINE__, (what))
+
+static inline int
 tap_done(void)
 {
 	printf("1..%d\n", tap_n);
