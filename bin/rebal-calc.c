@@ -169,7 +169,7 @@ describe(jv q, const char *key, char *buf, size_t n)
 		if (isnan(jv_number_value(v)))
 			snprintf(buf, n, "NaN");
 		else
-			snprintf(buf, n, "%.17g", jv_number_value(v));
+			snprintf(buf, n, "%.10g", jv_number_value(v));
 	} else
 		snprintf(buf, n, "%s", jv_kind_name(jv_get_kind(v)));
 	jv_free(v);
