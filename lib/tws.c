@@ -444,6 +444,33 @@ fail:
 	return NULL;
 }
 
+struct tws *
+tws_connect_retry(const char *host, const char *port, int client_id,
+    double deadline, struct tws_err *e)
+{
+	struct tws *t;
+	struct timespec ts;
+	double pause = 0.1, until;
+
+	for (;;) {
+		t = tws_connect(host, port, client_id, deadline, e);
+		if (t != NULL || e->code != 326)
+			return t;
+		/* Nothing to wait on: the other socket closes on its own. */
+		until = tws_clock() + pause;
+		if (until >= deadline)
+			return NULL;
+		while (tws_clock() < until) {
+			double left = until - tws_clock();
+
+			ts.tv_sec = (time_t)left;
+			ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+			nanosleep(&ts, NULL);
+		}
+		pause = pause * 2 > 1 ? 1 : pause * 2;
+	}
+}
+
 void
 tws_close(struct tws *t)
 {

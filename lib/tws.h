@@ -85,6 +85,11 @@ double tws_clock(void);
  * (farm notices, replayed orders) are handed out by tws_poll later. */
 struct tws *tws_connect(const char *host, const char *port, int client_id,
     double deadline, struct tws_err *e);
+/* tws_connect, retried while the gateway answers 326 (the client id is
+ * still held by the previous tool's closing socket, DESIGN 5), waiting
+ * 0.1 s, 0.2 s, ... up to 1 s between attempts, until DEADLINE. */
+struct tws *tws_connect_retry(const char *host, const char *port,
+    int client_id, double deadline, struct tws_err *e);
 /* Parse "HOST:PORT" ("[v6addr]:PORT" too) as for -H. -1 when malformed.
  * HOST and PORT point into BUF (a copy the caller frees). */
 int tws_hostport(const char *s, char **buf, const char **host,

@@ -575,6 +575,23 @@ twsm_err_class(long long id, int code)
 	return id < 0 ? TWSM_WARNING : TWSM_REQUEST;
 }
 
+const char *
+twsm_class_name(enum twsm_class c)
+{
+	switch (c) {
+	case TWSM_INFO:
+		return "info";
+	case TWSM_WARNING:
+		return "warning";
+	case TWSM_REQUEST:
+		return "request error";
+	case TWSM_CONNECTIVITY:
+		return "connectivity";
+	default:
+		return "fatal";
+	}
+}
+
 int
 twsm_err_order_done(int code)
 {

@@ -231,6 +231,10 @@ void twsm_msg_free(struct twsm_msg *m);
 const char *twsm_name(int in_id);	/* "TICK_PRICE", or "msg 99" */
 
 enum twsm_class twsm_err_class(long long id, int code);
+const char *twsm_class_name(enum twsm_class c);	/* "info", "warning",
+							 * "request error",
+							 * "connectivity",
+							 * "fatal" */
 /* An order error that means the order is over: 201, 202, 135, 161, 10147,
  * 10148. */
 int twsm_err_order_done(int code);

@@ -376,6 +376,38 @@ srv_326(void)
 	    "in use. Retry with a unique client id.|");
 }
 
+/* 326 on the first connection, a normal session on the second. */
+static void
+srv_326_then_ok(void)
+{
+	srv_326();
+	close(sfd);
+	twsf_rd_free(&srd);
+	srv_accept();
+	srv_ready();
+	srv_wait_eof();
+}
+
+/* 326 to every connection until none comes for a second. */
+static void
+srv_326_always(void)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	int n = 1;
+
+	for (;;) {
+		srv_326();
+		close(sfd);
+		sfd = -1;
+		twsf_rd_free(&srd);
+		if (poll(&p, 1, 1000) != 1 || (sfd = accept(lfd, NULL, NULL)) < 0)
+			break;
+		n++;
+	}
+	if (n < 2)
+		srv_fail("326 always: only %d connection", n);
+}
+
 static void
 srv_ready_silent(void)
 {
@@ -439,6 +471,20 @@ test_failures(void)
 	    "client id in use: 326 reported distinctly, 75");
 	printf("#   %s\n", e.msg);
 	served(pid);
+
+	pid = serve(srv_326_then_ok);
+	t = tws_connect_retry("127.0.0.1", port, 7, tws_clock() + 10, &e);
+	ok(t != NULL && t->next_order_id == 42,
+	    "tws_connect_retry: 326, then connected on the next attempt");
+	tws_close(t);
+	ok(served(pid), "gateway saw two connections");
+
+	pid = serve(srv_326_always);
+	dl = tws_clock() + 0.5;
+	t = tws_connect_retry("127.0.0.1", port, 7, dl, &e);
+	ok(t == NULL && e.code == 326 && e.status == 75,
+	    "tws_connect_retry: still 326 at the deadline: 75");
+	ok(served(pid), "gateway saw the retries");
 
 	pid = serve(srv_close_at_start);
 	t = dial(10, &e);

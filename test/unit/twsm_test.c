@@ -548,6 +548,9 @@ test_classes(void)
 			bad++;
 		}
 	ok(bad == 0, "error classes of section 4.2");
+	ok(strcmp(twsm_class_name(TWSM_REQUEST), "request error") == 0 &&
+	    strcmp(twsm_class_name(TWSM_FATAL), "fatal") == 0,
+	    "class names");
 	ok(twsm_err_order_done(202) && twsm_err_order_done(161) &&
 	    twsm_err_order_done(10148) && !twsm_err_order_done(399) &&
 	    !twsm_err_order_done(110), "order-ending error codes");
