@@ -11,10 +11,18 @@
 #include "diag.h"
 #include "yml.h"
 
+struct msg {
+	int	 line;
+	size_t	 seq;
+	char	*text;
+};
+
 struct ld {
 	const char	*path;
 	jv		 lines;
 	int		 errors;
+	struct msg	*msg;	/* diagnostics, printed sorted by line */
+	size_t		 nmsg;
 };
 
 static const char *const known[] = {
@@ -23,7 +31,7 @@ static const char *const known[] = {
 	"client_id", "order_type", "broker", NULL
 };
 
-/* Print "path:line: message" for the node at P (consumed). */
+/* Note "path:line: message" for the node at P (consumed). */
 static void
 say(struct ld *ld, int error, jv p, const char *fmt, ...)
 {
@@ -33,9 +41,39 @@ say(struct ld *ld, int error, jv p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	warnx("%s:%d: %s", ld->path, yml_line(ld->lines, p), msg);
+	ld->msg = xrealloc(ld->msg, (ld->nmsg + 1) * sizeof *ld->msg);
+	ld->msg[ld->nmsg].line = yml_line(ld->lines, p);
+	ld->msg[ld->nmsg].seq = ld->nmsg;
+	ld->msg[ld->nmsg].text = xstrdup(msg);
+	ld->nmsg++;
 	if (error)
 		ld->errors++;
+}
+
+static int
+bymsgline(const void *a, const void *b)
+{
+	const struct msg *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Print the diagnostics noted, by line, in the order noted within a line. */
+static void
+flush_msgs(struct ld *ld)
+{
+	size_t i;
+
+	qsort(ld->msg, ld->nmsg, sizeof *ld->msg, bymsgline);
+	for (i = 0; i < ld->nmsg; i++) {
+		warnx("%s:%d: %s", ld->path, ld->msg[i].line, ld->msg[i].text);
+		free(ld->msg[i].text);
+	}
+	free(ld->msg);
+	ld->msg = NULL;
+	ld->nmsg = 0;
 }
 
 static jv
@@ -221,7 +259,7 @@ parse_entry(struct ld *ld, jv ent, int i, struct acct *a)
 
 		if (d == 0) {
 			say(ld, 1, at(i, "client_id"), "client_id: 0 is "
-			    "reserved (IB's master client); use 1..%ld",
+			    "reserved (IB gives it a special role); use 1..%ld",
 			    ACCT_CID_MAX);
 			bad = 1;
 		} else if (d != floor(d) || d < 1 || d > ACCT_CID_MAX) {
@@ -314,9 +352,7 @@ acct_load(const char *path, struct acct_list *l)
 	list = jv_object_get(jv_copy(doc), jv_string("accounts"));
 	if (jv_get_kind(list) == JV_KIND_INVALID) {
 		jv_free(list);
-		warnx("%s:%d: missing 'accounts' list", path,
-		    yml_line(ld.lines, jv_array()));
-		ld.errors++;
+		say(&ld, 1, jv_array(), "missing 'accounts' list");
 		list = jv_array();
 	} else if (jv_get_kind(list) == JV_KIND_NULL) {
 		jv_free(list);
@@ -333,8 +369,11 @@ acct_load(const char *path, struct acct_list *l)
 	l->v = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *l->v);
 	for (k = 0; k < n; k++) {
 		struct acct *a = &l->v[l->n];
+		jv ent = jv_array_get(jv_copy(list), k);
+		int r = parse_entry(&ld, ent, k, a);
 
-		if (parse_entry(&ld, jv_array_get(jv_copy(list), k), k, a) < 0) {
+		jv_free(ent);
+		if (r < 0) {
 			acct_clear(a);
 			ld.errors++;
 			continue;
@@ -363,6 +402,7 @@ acct_load(const char *path, struct acct_list *l)
 	}
 	jv_free(list);
 	jv_free(doc);
+	flush_msgs(&ld);
 	jv_free(ld.lines);
 	if (ld.errors) {
 		acct_free(l);
@@ -455,16 +495,24 @@ acct_strategies(const struct acct_list *l, int mode, const char ***out)
 long
 acct_client_id(const char *id)
 {
-	uint64_t v = 0;
+	uint64_t v = 0, m = 0;
 	uint32_t h = 2166136261u;
 	const char *s;
+	int big = 0;
 
 	for (s = id; *s; s++)
-		if (*s >= '0' && *s <= '9')
-			v = (v * 10 + (uint64_t)(*s - '0')) %
+		if (*s >= '0' && *s <= '9') {
+			m = (m * 10 + (uint64_t)(*s - '0')) %
 			    (uint64_t)ACCT_CID_MAX;
-	if (v != 0)
+			if (!big)
+				v = v * 10 + (uint64_t)(*s - '0');
+			if (v > (uint64_t)ACCT_CID_MAX)
+				big = 1;
+		}
+	if (!big && v != 0)
 		return (long)v;
+	if (big && m != 0)
+		return (long)m;
 	for (s = id; *s; s++) {
 		h ^= (unsigned char)*s;
 		h *= 16777619u;

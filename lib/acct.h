@@ -52,9 +52,9 @@ const struct acct *acct_find(const struct acct_list *l, const char *id);
 size_t acct_strategies(const struct acct_list *l, int mode, const char ***out);
 
 /* The client id derived from an account id: the integer of its digits
- * (U21240574 -> 21240574) reduced modulo 2147483647; when that is 0 (no
- * digits, all zeros, or an exact multiple) the FNV-1a hash of the id mapped
- * into 1..2147483646. Never 0, always a positive int32. */
+ * (U21240574 -> 21240574), reduced modulo 2147483647 when larger; when that
+ * is 0 (no digits, all zeros, an exact multiple) the FNV-1a hash of the id
+ * mapped into 1..2147483646. Never 0, always a positive int32. */
 long acct_client_id(const char *id);
 
 /* The account record {"id","type","strategy","enabled",

@@ -1,0 +1,494 @@
+/* alloc-replace: apply each job's replacement set (replacement-sets.yaml) to
+ * its allocations: substitute, scale, take the excess from the other symbols,
+ * merge, renormalise. The input list is kept as allocations_original. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "jvx.h"
+#include "nd.h"
+#include "yml.h"
+
+#define SCALE_MAX 10.0
+
+static const char synopsis[] =
+    "[-hU] [-f file] [-l floor] [-T tolerance] [-t trigger] [file ...]";
+
+struct rule {
+	char	*source, *target;
+	double	 scale;
+	int	 line;
+};
+
+struct set {
+	char		*name;
+	struct rule	*r;
+	int		 n;
+};
+
+static struct set *sets;
+static int nsets;
+static const char *file = "replacement-sets.yaml";
+static double floor_frac = 0.1;		/* minimal_non_replaced_allocation */
+static double trigger = 1e-4;		/* normalization_trigger_threshold */
+static double tolerance = 0.01;		/* normalization_failure_threshold */
+static int to_one;			/* -U: renormalise to 1 like upstream */
+static int nofile;			/* the default file does not exist */
+
+/* Loading and validation of replacement-sets.yaml. */
+
+static int errors;
+
+static void
+bad(jv lines, jv path, int error, const char *fmt, const char *a,
+    const char *b)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof msg, fmt, a, b);
+	warnx("%s:%d: %s", file, yml_line(lines, path), msg);
+	if (error)
+		errors++;
+}
+
+static const char *
+shown(jv v, char *buf, size_t n)
+{
+	jv s = jv_dump_string(jv_copy(v), 0);
+
+	snprintf(buf, n, "%s", jv_string_value(s));
+	jv_free(s);
+	return buf;
+}
+
+static int
+symbol_ok(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == '"' || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static char *
+rule_sym(jv lines, jv rule, jv path, const char *key)
+{
+	jv v = jv_object_get(jv_copy(rule), jv_string(key));
+	char b[64], *s = NULL;
+
+	if (jv_get_kind(v) == JV_KIND_INVALID || jv_get_kind(v) == JV_KIND_NULL)
+		bad(lines, path, 1, "%s: missing", key, NULL);
+	else if (jv_get_kind(v) != JV_KIND_STRING ||
+	    !symbol_ok(jv_string_value(v)))
+		bad(lines, jv_array_append(path, jv_string(key)), 1,
+		    "%s: expected a symbol, got %s", key,
+		    shown(v, b, sizeof b));
+	else {
+		s = xstrdup(jv_string_value(v));
+		jv_free(path);
+	}
+	jv_free(v);
+	return s;
+}
+
+static void
+load_set(jv lines, const char *name, jv list, struct set *set)
+{
+	char b[64];
+	int i, j, n;
+
+	set->name = xstrdup(name);
+	set->r = NULL;
+	set->n = 0;
+	if (jv_get_kind(list) == JV_KIND_NULL) {
+		jv_free(list);
+		return;
+	}
+	if (jv_get_kind(list) != JV_KIND_ARRAY) {
+		bad(lines, JV_ARRAY(jv_string(name)), 1,
+		    "%s: expected a list of rules, got %s", name,
+		    shown(list, b, sizeof b));
+		jv_free(list);
+		return;
+	}
+	n = jv_array_length(jv_copy(list));
+	set->r = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *set->r);
+	for (i = 0; i < n; i++) {
+		jv rule = jv_array_get(jv_copy(list), i), v;
+		jv path = JV_ARRAY(jv_string(name), jv_number(i));
+		struct rule *r = &set->r[set->n];
+
+		r->line = yml_line(lines, jv_copy(path));
+		if (jv_get_kind(rule) != JV_KIND_OBJECT) {
+			bad(lines, path, 1, "%s: expected a rule {source, "
+			    "target, scale}, got %s", name,
+			    shown(rule, b, sizeof b));
+			jv_free(rule);
+			continue;
+		}
+		jv_object_foreach(rule, k, x) {
+			const char *ks = jv_string_value(k);
+
+			if (strcmp(ks, "source") && strcmp(ks, "target") &&
+			    strcmp(ks, "scale"))
+				bad(lines, jv_array_append(jv_copy(path),
+				    jv_copy(k)), 0, "unknown key '%s' ignored",
+				    ks, NULL);
+			jv_free(k);
+			jv_free(x);
+		}
+		r->source = rule_sym(lines, rule, jv_copy(path), "source");
+		r->target = rule_sym(lines, rule, jv_copy(path), "target");
+		r->scale = 1;
+		v = jv_object_get(jv_copy(rule), jv_string("scale"));
+		if (jv_get_kind(v) == JV_KIND_NUMBER &&
+		    jv_number_value(v) > 0 && jv_number_value(v) <= SCALE_MAX)
+			r->scale = jv_number_value(v);
+		else if (jv_get_kind(v) != JV_KIND_NULL &&
+		    jv_get_kind(v) != JV_KIND_INVALID) {
+			bad(lines, jv_array_append(jv_copy(path),
+			    jv_string("scale")), 1, "scale: expected a number "
+			    "above 0 and at most 10, got %s%s",
+			    shown(v, b, sizeof b), "");
+			r->scale = 0;
+		}
+		jv_free(v);
+		jv_free(rule);
+		for (j = 0; r->source && j < set->n; j++)
+			if (!strcmp(set->r[j].source, r->source))
+				break;
+		if (r->source && j < set->n) {
+			char at[32];
+
+			snprintf(at, sizeof at, "%d", set->r[j].line);
+			bad(lines, jv_array_append(path, jv_string("source")), 1,
+			    "source: '%s' is also replaced at line %s",
+			    r->source, at);
+		} else
+			jv_free(path);
+		if (r->source == NULL || r->target == NULL || r->scale == 0 ||
+		    j < set->n) {
+			free(r->source);
+			free(r->target);
+			continue;
+		}
+		set->n++;
+	}
+	jv_free(list);
+}
+
+/* 0 ok, else exits 78. A missing default file means no sets. */
+static void
+load(int explicit)
+{
+	jv doc, lines;
+	char b[64];
+
+	if (!explicit && access(file, F_OK) != 0 && errno == ENOENT) {
+		nofile = 1;
+		return;
+	}
+	doc = yml_load(file, &lines);
+	if (!jv_is_valid(doc)) {
+		jv msg = jv_invalid_get_msg(doc);
+
+		die(EX_CONFIG, "%s", jv_string_value(msg));
+	}
+	if (jv_get_kind(doc) == JV_KIND_OBJECT) {
+		int n = jv_object_length(jv_copy(doc));
+
+		sets = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *sets);
+		jv_object_foreach(doc, k, x) {
+			load_set(lines, jv_string_value(k), x, &sets[nsets++]);
+			jv_free(k);
+		}
+	} else if (jv_get_kind(doc) != JV_KIND_NULL) {
+		bad(lines, jv_array(), 1, "expected a mapping of set names to "
+		    "lists of rules, got %s%s", shown(doc, b, sizeof b), "");
+	}
+	jv_free(doc);
+	jv_free(lines);
+	if (errors)
+		exit(EX_CONFIG);
+}
+
+static const struct set *
+find_set(const char *name)
+{
+	int i;
+
+	for (i = 0; i < nsets; i++)
+		if (!strcmp(sets[i].name, name))
+			return &sets[i];
+	return NULL;
+}
+
+static const struct rule *
+find_rule(const struct set *s, const char *sym)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->r[i].source, sym))
+			return &s->r[i];
+	return NULL;
+}
+
+/* The substitution. */
+
+struct w {
+	const char	*sym;	/* owned by the input list or the set */
+	double		 w;
+	int		 replaced; /* a target of an applied rule */
+};
+
+static jv
+warn_job(jv job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static jv
+warn_job(jv job, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[512];
+	jv ws;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	warnx("%s: %s", jvx_account(job), msg);
+	ws = jvx_get(job, "warnings");
+	if (jv_get_kind(ws) == JV_KIND_NULL) {
+		jv_free(ws);
+		ws = jv_array();
+	}
+	if (jv_get_kind(ws) != JV_KIND_ARRAY) {
+		jv_free(ws);
+		return job;
+	}
+	return jv_object_set(job, jv_string("warnings"),
+	    jv_array_append(ws, jv_string(msg)));
+}
+
+static jv
+apply(jv job, const struct set *set, jv orig, int *st)
+{
+	struct w *v;
+	double s0 = 0, sum, excess = 0, nonrep = 0, goal;
+	int i, j, n = jv_array_length(jv_copy(orig)), m;
+	jv out;
+
+	v = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+	for (i = 0; i < n; i++) {
+		jv e = jv_array_get(jv_copy(orig), i);
+		const char *sym = jvx_str(e, "symbol");
+		double w;
+
+		if (sym == NULL || !symbol_ok(sym) || !jvx_num(e, "weight", &w) ||
+		    w < 0) {
+			jv_free(e);
+			free(v);
+			*st = EX_FAIL;
+			return jvx_fail(job, EX_DATAERR, "allocations[%d]: "
+			    "expected {\"symbol\", \"weight\" >= 0}", i);
+		}
+		v[i].sym = sym;	/* ORIG keeps the string alive */
+		v[i].w = w;
+		v[i].replaced = 0;
+		s0 += w;
+		jv_free(e);
+	}
+
+	/* 2: substitute and scale; the excess is what scaling added. A
+	 * symbol is "replaced" when it is the target of an applied rule. */
+	for (i = 0; i < n; i++) {
+		const struct rule *r = find_rule(set, v[i].sym);
+
+		if (r == NULL)
+			continue;
+		excess += v[i].w * r->scale - v[i].w;
+		v[i].sym = r->target;
+		v[i].w *= r->scale;
+		v[i].replaced = 1;
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n && !v[i].replaced; j++)
+			if (v[j].replaced && !strcmp(v[i].sym, v[j].sym))
+				v[i].replaced = 1;
+
+	/* 3: take the excess from the symbols that were not replaced */
+	if (excess > 0) {
+		for (i = 0; i < n; i++)
+			if (!v[i].replaced)
+				nonrep += v[i].w;
+		if (nonrep > 0) {
+			double left = nonrep - excess;
+
+			if (left < 0) {
+				left = floor_frac * nonrep;
+				job = warn_job(job, "replacement set '%s' adds "
+				    "%.6g of weight but the other symbols hold "
+				    "only %.6g; they keep %.6g of their weight "
+				    "and the list is renormalised", set->name,
+				    excess, nonrep, floor_frac);
+			}
+			for (i = 0; i < n; i++)
+				if (!v[i].replaced)
+					v[i].w *= left / nonrep;
+		} else
+			job = warn_job(job, "replacement set '%s' adds %.6g of "
+			    "weight and no other symbol can give it up; the "
+			    "list is renormalised", set->name, excess);
+	}
+
+	/* 4: merge duplicates, first occurrence first */
+	for (i = 0, m = 0; i < n; i++) {
+		for (j = 0; j < m; j++)
+			if (!strcmp(v[j].sym, v[i].sym))
+				break;
+		if (j < m)
+			v[j].w += v[i].w;
+		else
+			v[m++] = v[i];
+	}
+
+	/* 5: renormalise: to the original sum (at most 1), or to 1 (-U) */
+	goal = to_one ? 1 : fmin(s0, 1);
+	for (sum = 0, i = 0; i < m; i++)
+		sum += v[i].w;
+	if (fabs(sum - goal) > trigger) {
+		if (fabs(sum - goal) > tolerance)
+			job = warn_job(job, "weights sum to %.6g after "
+			    "replacement set '%s'; renormalised to %.6g", sum,
+			    set->name, goal);
+		if (sum > 0)
+			for (i = 0; i < m; i++)
+				v[i].w *= goal / sum;
+		else {
+			free(v);
+			*st = EX_FAIL;
+			return jvx_fail(job, EX_DATAERR, "weights sum to 0 "
+			    "after replacement set '%s'", set->name);
+		}
+	}
+
+	out = jv_array();
+	for (i = 0; i < m; i++)
+		out = jv_array_append(out, JV_OBJECT(
+		    jv_string("symbol"), jv_string(v[i].sym),
+		    jv_string("weight"),
+		    jv_number(jvx_round_tick(v[i].w, 1e-10, 0))));
+	free(v);
+	job = jv_object_set(job, jv_string("allocations"), out);
+	return jv_object_set(job, jv_string("allocations_original"),
+	    jv_copy(orig));
+}
+
+static int
+one(jv job, void *ctx)
+{
+	jv acct, name, orig;
+	const struct set *set;
+	const char *st_s = jvx_str(job, "status");
+	int st = 0;
+
+	(void)ctx;
+	if (st_s != NULL && strcmp(st_s, "ok") != 0) {
+		nd_emit(job);
+		return 0;
+	}
+	acct = jvx_get(job, "account");
+	name = jvx_get(acct, "replacement_set");
+	jv_free(acct);
+	if (jv_get_kind(name) == JV_KIND_NULL ||
+	    (jv_get_kind(name) == JV_KIND_STRING &&
+	    *jv_string_value(name) == '\0')) {
+		jv_free(name);
+		nd_emit(job);
+		return 0;
+	}
+	if (jv_get_kind(name) != JV_KIND_STRING) {
+		jv_free(name);
+		nd_emit(jvx_fail(job, EX_DATAERR, "account.replacement_set: "
+		    "expected a string"));
+		return EX_FAIL;
+	}
+	if ((set = find_set(jv_string_value(name))) == NULL) {
+		job = jvx_fail(job, EX_CONFIG, "replacement set '%s' is not in "
+		    "%s%s", jv_string_value(name), file,
+		    nofile ? " (no such file)" : "");
+		jv_free(name);
+		nd_emit(job);
+		return EX_FAIL;
+	}
+	jv_free(name);
+
+	/* a job already replaced is replaced again from its original */
+	orig = jvx_get(job, "allocations_original");
+	if (jv_get_kind(orig) == JV_KIND_NULL) {
+		jv_free(orig);
+		orig = jvx_get(job, "allocations");
+	}
+	if (jv_get_kind(orig) != JV_KIND_ARRAY) {
+		jv_free(orig);
+		nd_emit(jvx_fail(job, EX_DATAERR, "allocations: missing"));
+		return EX_FAIL;
+	}
+	job = apply(job, set, orig, &st);
+	jv_free(orig);
+	nd_emit(job);
+	return st;
+}
+
+int
+main(int argc, char *argv[])
+{
+	int c, explicit = 0, st, i, j;
+
+	diag_init(argv[0]);
+	while ((c = getopt(argc, argv, "f:hl:T:t:U")) != -1) {
+		switch (c) {
+		case 'f':
+			file = optarg;
+			explicit = 1;
+			break;
+		case 'h':
+			usage(synopsis, 1);
+		case 'l':
+			floor_frac = opt_double(c, optarg, 0, 1);
+			break;
+		case 'T':
+			tolerance = opt_double(c, optarg, 0, 1);
+			break;
+		case 't':
+			trigger = opt_double(c, optarg, 0, 1);
+			break;
+		case 'U':
+			to_one = 1;
+			break;
+		default:
+			usage(synopsis, 0);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	load(explicit);
+	st = nd_each(argc, argv, one, NULL);
+	for (i = 0; i < nsets; i++) {
+		for (j = 0; j < sets[i].n; j++) {
+			free(sets[i].r[j].source);
+			free(sets[i].r[j].target);
+		}
+		free(sets[i].r);
+		free(sets[i].name);
+	}
+	free(sets);
+	nd_finish();
+	return st;
+}
