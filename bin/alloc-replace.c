@@ -39,6 +39,7 @@ static double trigger = 1e-4;		/* normalization_trigger_threshold */
 static double tolerance = 0.01;		/* normalization_failure_threshold */
 static int to_one;			/* -U: renormalise to 1 like upstream */
 static int nofile;			/* the default file does not exist */
+static int quiet;			/* apply() only computes: no stderr */
 
 /* Loading and validation of replacement-sets.yaml. */
 
@@ -168,9 +169,9 @@ load_set(jv lines, const char *name, jv list, struct set *set)
 			char at[32];
 
 			snprintf(at, sizeof at, "%d", set->r[j].line);
-			bad(lines, jv_array_append(path, jv_string("source")), 1,
-			    "source: '%s' is also replaced at line %s",
-			    r->source, at);
+			bad(lines, jv_array_append(path,
+			    jv_string("source")), 1, "source: '%s' is also "
+			    "replaced at line %s", r->source, at);
 		} else
 			jv_free(path);
 		if (r->source == NULL || r->target == NULL || r->scale == 0 ||
@@ -262,7 +263,8 @@ warn_job(jv job, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	warnx("%s: %s", jvx_account(job), msg);
+	if (!quiet)
+		warnx("%s: %s", jvx_account(job), msg);
 	ws = jvx_get(job, "warnings");
 	if (jv_get_kind(ws) == JV_KIND_NULL) {
 		jv_free(ws);
@@ -276,6 +278,8 @@ warn_job(jv job, const char *fmt, ...)
 	    jv_array_append(ws, jv_string(msg)));
 }
 
+/* JOB (consumed) with ORIG (not consumed) replaced by SET as its
+ * allocations and ORIG as allocations_original; *ST set on failure. */
 static jv
 apply(jv job, const struct set *set, jv orig, int *st)
 {
@@ -290,11 +294,15 @@ apply(jv job, const struct set *set, jv orig, int *st)
 		const char *sym = jvx_str(e, "symbol");
 		double w;
 
-		if (sym == NULL || !symbol_ok(sym) || !jvx_num(e, "weight", &w) ||
-		    w < 0) {
+		if (sym == NULL || !symbol_ok(sym) ||
+		    !jvx_num(e, "weight", &w) || w < 0) {
 			jv_free(e);
 			free(v);
 			*st = EX_FAIL;
+			if (quiet) {
+				jv_free(job);
+				return jv_null();
+			}
 			return jvx_fail(job, EX_DATAERR, "allocations[%d]: "
 			    "expected {\"symbol\", \"weight\" >= 0}", i);
 		}
@@ -373,6 +381,10 @@ apply(jv job, const struct set *set, jv orig, int *st)
 		else {
 			free(v);
 			*st = EX_FAIL;
+			if (quiet) {
+				jv_free(job);
+				return jv_null();
+			}
 			return jvx_fail(job, EX_DATAERR, "weights sum to 0 "
 			    "after replacement set '%s'", set->name);
 		}
@@ -429,12 +441,28 @@ one(jv job, void *ctx)
 	}
 	jv_free(name);
 
-	/* a job already replaced is replaced again from its original */
+	/* A job that went through here before passes through untouched, as
+	 * long as its allocations are what its original gives; allocations
+	 * changed since (fetched again) are new input. */
 	orig = jvx_get(job, "allocations_original");
-	if (jv_get_kind(orig) == JV_KIND_NULL) {
-		jv_free(orig);
-		orig = jvx_get(job, "allocations");
+	if (jv_get_kind(orig) == JV_KIND_ARRAY) {
+		jv again, now;
+		int dummy = 0;
+
+		quiet = 1;
+		again = apply(jv_copy(job), set, orig, &dummy);
+		quiet = 0;
+		now = jvx_get(job, "allocations");
+		if (jv_equal(jvx_get(again, "allocations"), now)) {
+			jv_free(again);
+			jv_free(orig);
+			nd_emit(job);
+			return 0;
+		}
+		jv_free(again);
 	}
+	jv_free(orig);
+	orig = jvx_get(job, "allocations");
 	if (jv_get_kind(orig) != JV_KIND_ARRAY) {
 		jv_free(orig);
 		nd_emit(jvx_fail(job, EX_DATAERR, "allocations: missing"));

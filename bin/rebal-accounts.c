@@ -42,7 +42,8 @@ why_not(const struct acct *a, char *buf, size_t n)
 		snprintf(buf, n, "is a %s account; the mode is %s",
 		    acct_type_name(a->type), acct_type_name(mode));
 	else if (nstrat > 0 &&
-	    (a->strategy == NULL || !listed(want_strat, nstrat, a->strategy, 0)))
+	    (a->strategy == NULL ||
+	    !listed(want_strat, nstrat, a->strategy, 0)))
 		snprintf(buf, n, "follows strategy '%s', not selected by -s",
 		    a->strategy ? a->strategy : "");
 	else if (nacct > 0 && !listed(want_acct, nacct, a->id, 1))

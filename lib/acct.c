@@ -259,8 +259,8 @@ parse_entry(struct ld *ld, jv ent, int i, struct acct *a)
 
 		if (d == 0) {
 			say(ld, 1, at(i, "client_id"), "client_id: 0 is "
-			    "reserved (IB gives it a special role); use 1..%ld",
-			    ACCT_CID_MAX);
+			    "reserved (IB gives it a special role); "
+			    "use 1..%ld", ACCT_CID_MAX);
 			bad = 1;
 		} else if (d != floor(d) || d < 1 || d > ACCT_CID_MAX) {
 			say(ld, 1, at(i, "client_id"), "client_id: expected "
