@@ -66,7 +66,8 @@ flush_msgs(struct ld *ld)
 {
 	size_t i;
 
-	qsort(ld->msg, ld->nmsg, sizeof *ld->msg, bymsgline);
+	if (ld->nmsg > 0)
+		qsort(ld->msg, ld->nmsg, sizeof *ld->msg, bymsgline);
 	for (i = 0; i < ld->nmsg; i++) {
 		warnx("%s:%d: %s", ld->path, ld->msg[i].line, ld->msg[i].text);
 		free(ld->msg[i].text);
