@@ -5,6 +5,7 @@ PATH=$TOP/bin:$PATH
 export PATH TOP
 load /usr/lib/bats/bats-support/load.bash
 load /usr/lib/bats/bats-assert/load.bash
+bats_require_minimum_version 1.5.0
 
 # Deterministic environment: no user state, no secrets, no clock surprises.
 export LC_ALL=C TZ=UTC
