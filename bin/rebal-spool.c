@@ -573,12 +573,41 @@ fixup(int st, const char *name, jv *itemp)
 
 /* --- add ---------------------------------------------------------------- */
 
+/* The accounts an event is limited to (a manual run for one account), as
+ * JSON text; "null" for an event for every account of its strategy. Only
+ * events of the same scope supersede each other. */
+static char *
+scope_of(jv ev)
+{
+	static const char *const keys[] = { "account", "account_id",
+	    "accounts" };
+	jv v = jv_null(), d;
+	size_t i;
+	char *s;
+
+	for (i = 0; i < 3 && jv_get_kind(v) == JV_KIND_NULL; i++) {
+		jv_free(v);
+		v = jvx_get(ev, keys[i]);
+		if (jv_get_kind(v) == JV_KIND_OBJECT && i == 0) {
+			jv id = jvx_get(v, "id");
+
+			jv_free(v);
+			v = id;
+		}
+	}
+	d = jv_dump_string(v, 0);
+	s = xstrdup(jv_string_value(d));
+	jv_free(d);
+	return s;
+}
+
 /* Move older pending rebalance items of STRATEGY to done/ as superseded
  * by KEY (not NAME itself). */
 static void
-supersede(const char *strategy, const char *key, const char *self,
-    double now)
+supersede(jv ev, const char *key, const char *self, double now)
 {
+	const char *strategy = jvx_str(ev, "strategy");
+	char *scope = scope_of(ev), *sc;
 	static const int pend[] = { S_NEW, S_DEFERRED };
 	char **names;
 	size_t n, i, j;
@@ -590,13 +619,17 @@ supersede(const char *strategy, const char *key, const char *self,
 			if (strcmp(names[i], self) == 0)
 				continue;
 			item = item_read(pend[j], names[i]);
+			sc = NULL;
 			if (!jv_is_valid(item) ||
 			    fixup(pend[j], names[i], &item) != pend[j] ||
 			    !streq(jvx_str(item, "strategy"), strategy) ||
-			    !streq(jvx_str(item, "exec"), "rebalance")) {
+			    !streq(jvx_str(item, "exec"), "rebalance") ||
+			    strcmp(sc = scope_of(item), scope) != 0) {
+				free(sc);
 				jv_free(item);
 				continue;
 			}
+			free(sc);
 			item = sp_set(item, "outcome", jv_string("superseded"));
 			item = sp_set(item, "superseded_by", jv_string(key));
 			item = sp_set(item, "finished", jtime(now));
@@ -607,6 +640,7 @@ supersede(const char *strategy, const char *key, const char *self,
 		}
 		free_names(names, n);
 	}
+	free(scope);
 }
 
 static void
@@ -615,8 +649,14 @@ add_one(jv ev)
 	char idbuf[96], *name, *p, *sname;
 	const char *key, *strategy;
 	double now = tm_now(), pe, pm;
-	int st, to = S_NEW, stale = 0, fd;
+	int st, to = S_NEW, stale = 0, fd, whole;
 	jv item, marker, mid;
+	char *scope;
+
+	ev = jv_object_delete(ev, jv_string("spool"));	/* a re-added item */
+	scope = scope_of(ev);
+	whole = strcmp(scope, "null") == 0;
+	free(scope);
 
 	if ((key = key_of(ev)) == NULL) {
 		snprintf(idbuf, sizeof idbuf, "local-%.0f-%ld-%lu", now * 1000,
@@ -647,7 +687,7 @@ add_one(jv ev)
 	 * is stale: it is stored as superseded and never run. */
 	sname = name_of(strategy);
 	marker = jv_null();
-	if (streq(jvx_str(ev, "exec"), "rebalance")) {
+	if (streq(jvx_str(ev, "exec"), "rebalance") && whole) {
 		char *mp = pathf("%s/latest/%s", spooldir, sname);
 		char *text = read_file(mp, NULL);
 
@@ -693,9 +733,9 @@ add_one(jv ev)
 	nd_emit(summary(item, to, name, now));
 	jv_free(item);
 	if (streq(jvx_str(ev, "exec"), "rebalance") && !stale) {
-		supersede(strategy, key, name, now);
-		if (jvx_str(ev, "published_at") != NULL ||
-		    jvx_str(marker, "published_at") == NULL) {
+		supersede(ev, key, name, now);
+		if (whole && (jvx_str(ev, "published_at") != NULL ||
+		    jvx_str(marker, "published_at") == NULL)) {
 			char *d = pathf("%s/latest", spooldir);
 			jv m = JV_OBJECT(jv_string("id"), jv_string(key),
 			    jv_string("published_at"),
@@ -1373,7 +1413,7 @@ worker_running(void)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	char *p = pathf("%s/worker.lock", spooldir);
-	int fd = open(p, O_RDWR | O_CLOEXEC), r = 0;
+	int fd = open(p, O_RDONLY | O_CLOEXEC), r = 0;
 
 	free(p);
 	if (fd < 0)

@@ -172,6 +172,16 @@ count() { find "$SP/$1" -type f | wc -l; }
 	assert_output --partial '"state":"done"'
 	assert_output --partial 'published before new of the same strategy'
 	[ -f "$SP/done/late" ]
+	# a manual run for one account and a whole-strategy event never
+	# supersede each other; a later manual run for the same account does
+	printf '%s\n' '{"id":"man1","strategy":"s1","exec":"rebalance","source":"manual","account_id":"U1"}' \
+	    '{"id":"man2","strategy":"s1","exec":"rebalance","source":"manual","account_id":"U2"}' |
+	    rebal-spool add >/dev/null
+	ev whole s1 rebalance 2026-03-02T14:20:00Z | rebal-spool add >/dev/null
+	[ -f "$SP/new/man1" ] && [ -f "$SP/new/man2" ] && [ -f "$SP/done/new" ]
+	echo '{"id":"man3","strategy":"s1","exec":"rebalance","source":"manual","account":{"id":"U1"}}' |
+	    rebal-spool add >/dev/null
+	[ -f "$SP/done/man1" ] && [ -f "$SP/new/man2" ] && [ -f "$SP/new/whole" ]
 }
 
 @test "run -1: CMD gets the item on stdin; all ok goes to done/ and prints the item" {
