@@ -1811,6 +1811,7 @@ cmd_idop(int argc, char **argv, int retry)
 	argv += optind;
 	if (argc == 0)
 		usage(SYNOPSIS, 0);
+	spool_mkdirs();
 	for (i = 0; i < argc; i++) {
 		state_lock();
 		if ((st = find_id(argv[i], &name)) < 0) {

@@ -475,12 +475,14 @@ count() { find "$SP/$1" -type f | wc -l; }
 	ev b1 s2 print-rebalance | rebal-spool add >/dev/null
 	cat >"$BATS_TEST_TMPDIR/cmd2" <<-'EOF'
 	#!/bin/sh
-	s=$(jq -r .strategy)
 	echo "start $REBAL_SPOOL_ID" >>"$FAKE_DIR/log"
-	# s1's first item waits until s2's item has finished
-	if [ "$REBAL_SPOOL_ID" = a1 ]; then
-		while ! grep -q 'end b1' "$FAKE_DIR/log"; do sleep 0.05; done
-	fi
+	s=$(jq -r .strategy)
+	# a1 and b1 must run at the same time: b1 ends only after a1 has
+	# started, a1 only after b1 has ended
+	case $REBAL_SPOOL_ID in
+	a1)	while ! grep -q 'end b1' "$FAKE_DIR/log"; do sleep 0.05; done ;;
+	b1)	while ! grep -q 'start a1' "$FAKE_DIR/log"; do sleep 0.05; done ;;
+	esac
 	echo "end $REBAL_SPOOL_ID" >>"$FAKE_DIR/log"
 	echo '{"account":"U-'"$s"'","status":"ok"}'
 	EOF
