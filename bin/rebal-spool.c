@@ -114,10 +114,11 @@ name_of(const char *key)
 		else
 			o += (size_t)sprintf(s + o, "%%%02X", c);
 		if (o > NAME_KEEP && i + 1 < n) {
-			while (o > NAME_KEEP)
-				o--;
-			while (o > 0 && o + 2 >= NAME_KEEP && s[o - 1] == '%')
-				o--;
+			o = NAME_KEEP;		/* not inside a %XX */
+			if (s[o - 1] == '%')
+				o -= 1;
+			else if (s[o - 2] == '%')
+				o -= 2;
 			o += (size_t)sprintf(s + o, "~%016llx",
 			    (unsigned long long)fnv1a(key));
 			break;
