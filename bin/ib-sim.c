@@ -2970,7 +2970,7 @@ h_mkt_data(struct rq *q)
 	con_id = rq_i(q, "con_id");
 	symbol = rq_s(q, "symbol");
 	sec_type = rq_s(q, "sec_type");
-	rq_skip(q, 5);
+	rq_skip(q, 4);
 	rq_s(q, "exchange");
 	primary = rq_s(q, "primary_exchange");
 	currency = rq_s(q, "currency");
