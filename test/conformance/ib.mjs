@@ -4,6 +4,9 @@
 //                                  (needs test/data/ib-sim/conformance.yaml)
 //   node ib.mjs PORT many N        N clients connected at once, then one more
 //   node ib.mjs PORT dup ID        a second connection with a client id in use
+//   node ib.mjs PORT order CLIENT ACCOUNT SYMBOL ACTION QTY TYPE [LIMIT [REF]]
+//                                  place one order, wait for the status in
+//                                  IB_WAIT_STATUS (default Filled)
 //
 // Prints one "ok - step" / "not ok - step: reason" line per step and exits 1
 // when any step failed. Any 505 error, "Underrun" or "Decoding error" event
@@ -457,12 +460,34 @@ async function dup(id) {
   a.ib.disconnect();
 }
 
+async function one(args) {
+  const [client, account, symbol, action, qty, type, limit, ref] = args;
+  const c = new Client(Number(client));
+  const want = process.env.IB_WAIT_STATUS || "Filled";
+  await step(`${action} ${qty} ${symbol} ${type} reaches ${want}`, async () => {
+    await c.connect();
+    const id = (await c.on("nextValidId")).args[0];
+    const from = c.mark();
+    const extra = { account, orderRef: ref || "rebal:test:" + account };
+    if (limit) extra.lmtPrice = Number(limit);
+    c.ib.placeOrder(id, { ...SPY, symbol }, order(action, Number(qty), type, extra));
+    const [, st, filled, remaining, avg] = (await c.wait((e) =>
+      (e.ev === "orderStatus" && e.args[0] === id && e.args[1] === want) ||
+      (e.ev === "error" && e.args[2] === id && e.args[1] < 2000 &&
+       e.args[1] !== 399), want, from)).args;
+    console.log(`status ${st} filled ${filled} remaining ${remaining} avg ${avg}`);
+    check(st === want, `got ${st}`);
+  });
+  c.ib.disconnect();
+}
+
 if (!(port > 0)) {
   console.error("usage: node ib.mjs PORT conformance|many N|dup ID");
   process.exit(64);
 }
 if (mode === "many") await many(Number(process.argv[4] || 32));
 else if (mode === "dup") await dup(Number(process.argv[4] || 5));
+else if (mode === "order") await one(process.argv.slice(4));
 else await conformance();
 console.log(failed ? `FAIL ${failed}` : "PASS");
 process.exit(failed ? 1 : 0);
