@@ -433,10 +433,11 @@ pk(jv path, const char *key)
 	return jv_array_append(jv_copy(path), jv_string(key));
 }
 
+/* PATH (consumed) with index I appended. */
 static jv
 pi(jv path, int i)
 {
-	return jv_array_append(jv_copy(path), jv_number(i));
+	return jv_array_append(path, jv_number(i));
 }
 
 /* "file:line: message" and exit 78; PATH is consumed. */
