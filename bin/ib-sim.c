@@ -184,6 +184,7 @@ struct conn {
 	int qh, qn, qcap;
 	double last_due;
 	int closing, dead, silent;
+	const char *why;		/* reason of a pending close */
 	long msgs;
 	/* faults */
 	int refuse, dup;
@@ -3415,7 +3416,7 @@ h_execs(struct rq *q)
 
 	rq_skip(q, 1);
 	req = rq_i(q, "req_id");
-	client = rq_i(q, "client_id");
+	client = rq_i(q, "filter_client_id");
 	acct = rq_s(q, "account");
 	time = rq_s(q, "time");
 	symbol = rq_s(q, "symbol");
@@ -3700,6 +3701,7 @@ h_start(struct rq *q)
 	rq_s(q, "capabilities");
 	if (rq_end(q) < 0) {
 		c->closing = 1;
+		c->why = "bad START_API";
 		return;
 	}
 	if (c->state != CS_START)
@@ -3714,6 +3716,7 @@ h_start(struct rq *q)
 		m_err(c, -1, 326, "Unable to connect as the client id is already "
 		    "in use. Retry with a unique client id.");
 		c->closing = 1;
+		c->why = "duplicate client id";
 		return;
 	}
 	c->state = CS_READY;
@@ -3784,6 +3787,7 @@ request(struct conn *c, struct twsf_msg *m)
 		journal(q.j);
 		c->closing = 1;
 		c->silent = 1;
+		c->why = "request before START_API";
 		return;
 	}
 	if (c->silent || paced_out(c)) {
@@ -3807,8 +3811,11 @@ request(struct conn *c, struct twsf_msg *m)
 	}
 	if (c->silent_after >= 0 && c->msgs >= c->silent_after)
 		c->silent = 1;
-	if (c->disconnect_after > 0 && c->msgs >= c->disconnect_after)
+	if (c->disconnect_after > 0 && c->msgs >= c->disconnect_after &&
+	    !c->closing) {
 		c->closing = 1;
+		c->why = "disconnect_after";
+	}
 }
 
 /* The greeting's version frame: "v<min>..<max>" or "v<n>", options after a
@@ -3848,6 +3855,7 @@ handshake(struct conn *c, struct twsf_msg *m)
 	if (nego != SERVER_VERSION) {
 		c->closing = 1;
 		c->silent = 1;
+		c->why = "server version below 176";
 	}
 }
 
@@ -3923,9 +3931,7 @@ conn_flush(struct conn *c)
 		c->ready -= (size_t)n;
 	}
 	if (!c->dead && c->closing && c->ready == 0 && c->qn == 0)
-		conn_close(c, c->dup ? "duplicate client id" :
-		    c->state == CS_START ? "handshake refused" :
-		    "disconnect_after");
+		conn_close(c, c->why);
 	return next;
 }
 

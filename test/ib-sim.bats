@@ -399,7 +399,7 @@ stop_sim() {
 
 @test "market hours: MKT held with 399 when closed; MOC fills at the close" {
 	f=$(scenario moc <<-'EOF'
-	clock: {at: 2026-03-02T20:59:00Z, speed: 20}   # 15:59 New York, fast
+	clock: {at: 2026-03-02T20:59:00Z, speed: 10}   # 15:59 New York, fast
 	accounts: [{id: DU1, cash: 100000}]
 	symbols:
 	  - {symbol: SPY, con_id: 1, bid: 500, ask: 500.05, last: 500.02,
@@ -407,7 +407,7 @@ stop_sim() {
 	EOF
 	)
 	sim "$f"
-	run ib order 3 DU1 SPY BUY 2 MOC
+	IB_DEADLINE_MS=20000 run ib order 3 DU1 SPY BUY 2 MOC
 	assert_success
 	assert_output --partial "status Filled filled 2 remaining 0 avg 501"
 	# the clock has passed 16:00 now: a MKT order waits for the next open
@@ -419,6 +419,28 @@ stop_sim() {
 	stop_sim
 	run jq -c '[.orders[] | [.type, .status]]' "$S"
 	assert_output '[["MOC","Filled"],["MKT","PreSubmitted"]]'
+}
+
+@test "an ambiguous symbol: two contract details, 200 for market data" {
+	f=$(scenario ambiguous <<-'EOF'
+	accounts: [{id: DU1, cash: 10}]
+	symbols:
+	  - {symbol: ABC, con_id: 1, bid: 1, ask: 2, primary_exchange: NYSE}
+	  - {symbol: ABC, con_id: 2, bid: 3, ask: 4, primary_exchange: ARCA}
+	EOF
+	)
+	sim "$f"
+	run raw greet "start 1" "send 9,8,4,0,ABC,STK,,0,,,SMART,,USD,,,0,,," \
+	    "wait 52" "send 1,11,5,0,ABC,STK,,0,,,SMART,,USD,,,0,,1,0," "err 200" \
+	    "send 1,11,6,0,ABC,STK,,0,,,SMART,ARCA,USD,,,0,,1,0," "wait 57"
+	assert_success
+	assert_line --partial 'ABC is ambiguous.",""]'
+	run jq -c 'select(.msg == "CONTRACT_DATA") | [.con_id, .primary_exchange]' "$J"
+	assert_output - <<-'EOF'
+	[1,"NYSE"]
+	[2,"ARCA"]
+	EOF
+	journal_has '.msg == "TICK_PRICE" and .req_id == 6 and .tick == 1 and .price == 3'
 }
 
 @test "global cancel cancels every client's open orders; SIGINT writes the state" {
