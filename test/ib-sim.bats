@@ -421,6 +421,25 @@ stop_sim() {
 	assert_output '[["MOC","Filled"],["MKT","PreSubmitted"]]'
 }
 
+@test "streaming market data sees scripted quote changes, NaN and no data" {
+	f=$(scenario stream <<-'EOF'
+	accounts: [{id: DU1, cash: 10}]
+	symbols:
+	  - {symbol: SPY, con_id: 1, bid: 500, ask: 500.05, last: 500.02}
+	events:
+	  - {on: REQ_MKT_DATA, after_ms: 10, symbol: SPY, bid: 501, ask: nan,
+	     last: null}
+	EOF
+	)
+	sim "$f"
+	run raw greet "start 1" "send 1,11,5,1,,STK,,0,,,SMART,,USD,,,0,,0,0," \
+	    "expect 1,6,5,1,500,100,0" "expect 1,6,5,1,501,100,0" \
+	    "expect 1,6,5,2,NaN,0,0" "expect 1,6,5,4,-1,0,0"
+	assert_success
+	refute_line --partial '"57"'
+	journal_has '.msg == "QUOTE" and .symbol == "SPY" and .ask == "nan"'
+}
+
 @test "an ambiguous symbol: two contract details, 200 for market data" {
 	f=$(scenario ambiguous <<-'EOF'
 	accounts: [{id: DU1, cash: 10}]

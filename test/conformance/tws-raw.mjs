@@ -11,6 +11,7 @@
 //   split F,F,...       one frame written a byte at a time
 //   many F,..;F,..      several frames in one write
 //   wait ID             wait for a frame whose message id is ID
+//   expect F,F,...      wait for a frame with exactly these fields
 //   err CODE            wait for an ERR_MSG (4) with this code
 //   closed              wait for the server to close the connection
 //
@@ -135,6 +136,9 @@ async function run() {
       break;
     case "wait":
       await until(() => seek((f) => f[0] === arg), `message ${arg}`);
+      break;
+    case "expect":
+      await until(() => seek((f) => f.join(",") === arg), `frame ${arg}`);
       break;
     case "err":
       await until(() => seek((f) => f[0] === "4" && f[3] === arg), `error ${arg}`);
