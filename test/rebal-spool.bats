@@ -104,12 +104,13 @@ count() { find "$SP/$1" -type f | wc -l; }
 @test "add: the payload event id is the key when there is no message id; none at all gets one" {
 	printf '%s\n' '{"event_id":"E9","strategy":"s1","exec":"print-positions"}' \
 	    '{"event_id":"E9","strategy":"s1","exec":"print-positions"}' \
-	    '{"strategy":"s1","exec":"print-equity"}' | rebal-spool add >out.json 2>err
-	assert_equal "$(wc -l <out.json)" 2
-	run jq -r .id out.json
+	    '{"strategy":"s1","exec":"print-equity"}' |
+	    rebal-spool add >"$BATS_TEST_TMPDIR/out.json" 2>"$BATS_TEST_TMPDIR/err"
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/out.json")" 2
+	run jq -r .id "$BATS_TEST_TMPDIR/out.json"
 	assert_line --index 0 E9
 	assert_line --index 1 --regexp '^local-'
-	grep -q 'E9: duplicate' err
+	grep -q 'E9: duplicate' "$BATS_TEST_TMPDIR/err"
 }
 
 @test "add: malformed lines and events without strategy or exec are 65, the others are stored" {
