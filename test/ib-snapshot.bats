@@ -1,0 +1,166 @@
+#!/usr/bin/env bats
+# ib-snapshot against ib-sim: what it reads, and how it fails.
+load helper
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	cp "$DATA/sim-example.yaml" sc.yaml
+	jq -nc '{id: "m1", event_id: "e1", strategy: "s", exec: "rebalance",
+	    account: {id: "DU1234567", type: "paper", client_id: 7},
+	    allocations: [{symbol: "SPY", weight: 0.5}, {symbol: "TLT", weight: 0.3},
+	                  {symbol: "QQQ", weight: 0.2}]}' > job.json
+}
+
+teardown() {
+	stop_server SIM
+}
+
+sim() { # sim [yaml lines to append]
+	[ $# -eq 0 ] || printf '%s\n' "$@" >> sc.yaml
+	start_server SIM ib-sim -f sc.yaml -j journal.ndjson
+}
+
+@test "reads positions, balances, contracts, quotes and the gateway's clock" {
+	sim
+	run --separate-stderr ib-snapshot -H 127.0.0.1:$SIM_PORT job.json
+	assert_success
+	echo "$output" > out.json
+	# the job passes through, the snapshot is added
+	assert_equal "$(jq -c 'del(.snapshot)' out.json)" "$(jq -c . job.json)"
+	assert_equal "$(jq -r .snapshot.server_time out.json)" 2026-11-20T19:00:00Z
+	assert_equal "$(jq -r .snapshot.account out.json)" DU1234567
+	assert_equal "$(jq -r .snapshot.cash out.json)" 22000
+	assert_equal "$(jq -r .snapshot.net_liquidation out.json)" 100012
+	assert_equal "$(jq -c '[.snapshot.positions[] | [.symbol, .qty, .con_id]]' out.json)" \
+	    '[["SPY",100,756733],["TLT",200,15547841],["GLD",50,51529211]]'
+	# every held and target symbol is quoted, with its contract details
+	assert_equal "$(jq -c '.snapshot.quotes | keys' out.json)" '["GLD","QQQ","SPY","TLT"]'
+	assert_equal "$(jq -c '.snapshot.quotes.QQQ | [.bid, .ask, .last, .close, .con_id, .min_tick, .time_zone, .delayed]' out.json)" \
+	    '[400,400.2,400.1,400,320227571,0.01,"US/Eastern",false]'
+	assert_equal "$(jq -r '.snapshot.quotes.SPY.liquid_hours | split(";")[1]' out.json)" 20261120:0930-20261120:1600
+	# one connection, with the job's client id, and no order
+	assert_equal "$(jq -r 'select(.msg == "START_API") | .client_id' journal.ndjson)" 7
+	run grep -c PLACE_ORDER journal.ndjson
+	assert_output 0
+}
+
+@test "open orders of every client and today's executions of the account" {
+	sim 'orders:' \
+	    '  - {account: DU1234567, symbol: SPY, action: BUY, qty: 5, type: LMT, limit: 400, client_id: 99, ref: "manual"}' \
+	    '  - {account: DU1234567, symbol: TLT, action: SELL, qty: 10, type: LMT, limit: 120, client_id: 7, ref: "rebal:e0:DU1234567"}' \
+	    'executions:' \
+	    '  - {account: DU1234567, symbol: GLD, action: SELL, qty: 3, price: 199.5, ref: "rebal:e0:DU1234567", client_id: 7}'
+	run --separate-stderr ib-snapshot -H 127.0.0.1:$SIM_PORT job.json
+	assert_success
+	assert_equal "$(jq -c '[.snapshot.open_orders[] | [.client_id, .symbol, .action, .qty, .type, .limit, .ref]] | sort' <<<"$output")" \
+	    '[[7,"TLT","SELL",10,"LMT",120,"rebal:e0:DU1234567"],[99,"SPY","BUY",5,"LMT",400,"manual"]]'
+	assert_equal "$(jq -c '[.snapshot.executions_today[] | [.symbol, .action, .qty, .price, .ref]]' <<<"$output")" \
+	    '[["GLD","SELL",3,199.5,"rebal:e0:DU1234567"]]'
+}
+
+@test "an unknown symbol fails the job naming it" {
+	sim
+	jq -c '.allocations += [{symbol: "NOPE", weight: 0}]' job.json > j2.json
+	run --separate-stderr ib-snapshot -H 127.0.0.1:$SIM_PORT j2.json
+	assert_equal "$status" 65
+	assert_equal "$(jq -r .status <<<"$output")" failed
+	assert_equal "$(jq -r .error.code <<<"$output")" 65
+	assert_equal "$(jq -r .error.tool <<<"$output")" ib-snapshot
+	assert_output --partial 'unknown symbol NOPE'
+	[[ "$stderr" == "ib-snapshot: DU1234567: unknown symbol NOPE"* ]]
+}
+
+@test "a missing bid is asked again until the deadline, then the job fails" {
+	sed -i 's/{symbol: QQQ, con_id: 320227571, bid: 400.00/{symbol: QQQ, con_id: 320227571, bid: null/' sc.yaml
+	sim
+	run --separate-stderr ib-snapshot -r 0.2 -t 2 -H 127.0.0.1:$SIM_PORT job.json
+	assert_equal "$status" 75
+	assert_output --partial 'no valid bid/ask for QQQ'
+	n=$(jq -r 'select(.msg == "REQ_MKT_DATA" and .symbol == "QQQ") | .msg' journal.ndjson | wc -l)
+	[ "$n" -ge 3 ]
+}
+
+@test "a quote that arrives late is waited for" {
+	sed -i 's/{symbol: QQQ, con_id: 320227571, bid: 400.00/{symbol: QQQ, con_id: 320227571, bid: null/' sc.yaml
+	sim 'events:' '  - {on: REQ_MKT_DATA, count: 5, symbol: QQQ, bid: 399.9}'
+	run --separate-stderr ib-snapshot -r 0.1 -t 10 -H 127.0.0.1:$SIM_PORT job.json
+	assert_success
+	assert_equal "$(jq -r .snapshot.quotes.QQQ.bid <<<"$output")" 399.9
+}
+
+@test "without live permission it falls back to delayed data with a warning" {
+	sim 'market_data: delayed'
+	run --separate-stderr ib-snapshot -H 127.0.0.1:$SIM_PORT job.json
+	assert_success
+	assert_equal "$(jq -r '.snapshot.quotes.SPY.delayed' <<<"$output")" true
+	assert_equal "$(jq -r '.snapshot.quotes.SPY.bid' <<<"$output")" 500
+	assert_equal "$(jq -r '.snapshot.warnings[0]' <<<"$output")" "no live market data (10089): using delayed data"
+	[[ "$stderr" == *"using delayed data"* ]]
+}
+
+@test "an account the gateway does not manage is a configuration error" {
+	sim
+	jq -c '.account.id = "DU7654321"' job.json > j2.json
+	run --separate-stderr ib-snapshot -H 127.0.0.1:$SIM_PORT j2.json
+	assert_equal "$status" 78
+	assert_output --partial "account DU7654321 is not managed by the gateway"
+}
+
+@test "a refused connection is 69" {
+	sim
+	stop_server SIM
+	run --separate-stderr ib-snapshot -t 5 -H 127.0.0.1:$SIM_PORT job.json
+	assert_equal "$status" 69
+	assert_equal "$(jq -r .error.code <<<"$output")" 69
+}
+
+@test "a gateway that accepts and closes (not logged in) is 69" {
+	sim 'faults:' '  - {not_logged_in: true}'
+	run --separate-stderr ib-snapshot -t 5 -H 127.0.0.1:$SIM_PORT job.json
+	assert_equal "$status" 69
+}
+
+@test "a gateway that goes silent is a timeout, 75, at the deadline" {
+	sim 'faults:' '  - {silent_after: 3}'
+	run --separate-stderr ib-snapshot -t 1 -H 127.0.0.1:$SIM_PORT job.json
+	assert_equal "$status" 75
+	assert_equal "$(jq -r .error.code <<<"$output")" 75
+}
+
+@test "a client id still in use is retried" {
+	sim 'faults:' '  - {connection: 1, duplicate_client_id: true}'
+	run --separate-stderr ib-snapshot -t 10 -H 127.0.0.1:$SIM_PORT job.json
+	assert_success
+	assert_equal "$(jq -r 'select(.msg == "START_API") | .client_id' journal.ndjson | wc -l)" 2
+}
+
+@test "a failed job passes through untouched and opens no connection" {
+	sim
+	jq -c '.status = "failed"' job.json > j2.json
+	run --separate-stderr ib-snapshot -H 127.0.0.1:$SIM_PORT j2.json
+	assert_success
+	assert_output "$(cat j2.json)"
+	run grep -c START_API journal.ndjson
+	assert_output 0
+}
+
+@test "-a with no input makes a bare record for the account" {
+	sim
+	run --separate-stderr sh -c "ib-snapshot -a DU1234567 -c 9 -H 127.0.0.1:$SIM_PORT </dev/null"
+	assert_success
+	assert_equal "$(jq -c '[.account.id, (.snapshot.positions | length)]' <<<"$output")" '["DU1234567",3]'
+}
+
+@test "bad input, write errors and usage" {
+	run --separate-stderr sh -c 'printf "{\n" | ib-snapshot -H 127.0.0.1:1'
+	assert_equal "$status" 65
+	[[ "$stderr" == "ib-snapshot: <stdin>:1: "* ]]
+	sim
+	run sh -c "ib-snapshot -H 127.0.0.1:$SIM_PORT job.json >/dev/full"
+	assert_equal "$status" 74
+	run ib-snapshot -h
+	assert_success
+	assert_output --partial "usage: ib-snapshot"
+	run ib-snapshot -m 7
+	assert_equal "$status" 64
+}
