@@ -247,6 +247,9 @@ gate(jv job, void *ctx)
 		rc = EX_TEMPFAIL;
 		goto out;
 	}
+	/* the job may trade: say until when (market-on-close waits for it) */
+	job = jv_object_set(job, jv_string("market_close"),
+	    jv_string(tm_fmt((double)m.close, at)));
 out:
 	jv_free(snap);
 	jv_free(acct);

@@ -6,11 +6,11 @@ job() { # job JQ-EXPR: the fixture job changed by a jq expression
 	jq -c "$1" "$DATA/gate-job.json"
 }
 
-@test "an open market passes the job through unchanged" {
+@test "an open market passes the job through, with the time of the close" {
 	job . > in
 	run rebal-gate in
 	assert_success
-	assert_output "$(cat in)"
+	assert_output "$(jq -c '.market_close = "2026-11-20T21:00:00Z"' in)"
 }
 
 @test "a closed market defers to the next open plus the delay" {
