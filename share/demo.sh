@@ -88,7 +88,7 @@ until_ok 60 runs_done || fail "the runs did not finish in 60 s (see $d/daemon.lo
 
 say "summary (one line per account)"
 cat "$d"/state/runs/*/summary.ndjson | jq -r '[.account_id, .strategy, .status,
-    (.orders|tostring) + " orders", (.reason // .error.message // "")] | @tsv'
+    "\(.filled) orders filled", (.reason // .error.message // "")] | @tsv'
 
 say "report"
 for f in "$d"/state/runs/*/out/*.ndjson; do
