@@ -24,7 +24,8 @@ void nd_close(struct nd_in *in);
 
 /* Call FN for each object of the operands (stdin when none). FN returns an
  * exit status for that record (0 ok). Returns the worst status: 65 if a line
- * was malformed or a file unreadable (74), else the highest FN status. */
+ * was malformed, 66 (EX_NOINPUT) if a file could not be opened, else the
+ * highest FN status. */
 int nd_each(int argc, char **argv, int (*fn)(jv rec, void *ctx), void *ctx);
 
 /* Write V (consumed) as one line on stdout and flush; exit 74 on error. */

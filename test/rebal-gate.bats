@@ -2,6 +2,10 @@
 # rebal-gate: market hours, stale events, PDT protection, MOC cut-off.
 load helper
 
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+}
+
 job() { # job JQ-EXPR: the fixture job changed by a jq expression
 	jq -c "$1" "$DATA/gate-job.json"
 }

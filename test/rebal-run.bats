@@ -1,0 +1,98 @@
+#!/usr/bin/env bats
+# rebal-run end to end against ib-sim and alloc-sim on the demo scenario.
+load helper
+load e2e
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	e2e_start
+}
+
+teardown() {
+	e2e_stop
+}
+
+@test "print-rebalance previews every account of a strategy and sends nothing" {
+	run --separate-stderr rebal-run -s etf-blend-101-15 -e print-rebalance
+	assert_success
+	assert_equal "$(jq -r .account_id <<<"$output" | sort | tr '\n' ' ')" "DU3456789 DU4567890 "
+	assert_equal "$(jq -r .status <<<"$output" | sort -u)" ok
+	r=$(last_run)
+	[ -f "$r/event.json" ] && [ -f "$r/jobs/DU3456789.json" ] && [ -f "$r/jobs/DU4567890.json" ]
+	assert_equal "$(cat "$r/summary.ndjson")" "$output"
+	# the IRA's replacement set was applied before planning
+	assert_equal "$(tail -n 1 "$r/out/DU3456789.ndjson" | jq -c '[.plan.orders[] | select(.action == "BUY") | .symbol]')" \
+	    '["IEF","PDBC","VXX","USDU"]'
+	grep -q "PLANNED\|ORDERS" "$r/out/DU3456789.txt"
+	# every log line is stamped with time, account and strategy
+	run grep -cv '^20[0-9-]*T[0-9:]*Z DU3456789 etf-blend-101-15 ' "$r/log/DU3456789.log"
+	assert_output 0
+	# allocations fetched once for the strategy, no order placed
+	assert_equal "$(jq -r 'select(.path != null) | .path' alloc.ndjson | wc -l)" 1
+	assert_equal "$(placed)" ""
+}
+
+@test "print-positions reads the accounts without fetching allocations" {
+	run --separate-stderr rebal-run -s etf-blend-200-35 -e print-positions
+	assert_success
+	assert_equal "$(jq -r .account_id <<<"$output" | sort | tr '\n' ' ')" "DU1234567 DU2345678 "
+	assert_equal "$(tail -n 1 "$(last_run)/out/DU1234567.ndjson" | jq -c '[.snapshot.positions[].symbol]')" '["SPY","TLT","IWM"]'
+	assert_equal "$(jq -r 'select(.path != null) | .path' alloc.ndjson | wc -l)" 0
+}
+
+@test "-a runs one account; an event on stdin works the same" {
+	run --separate-stderr rebal-run -s etf-blend-200-35 -e print-equity -a DU2345678
+	assert_success
+	assert_equal "$(jq -r .account_id <<<"$output")" DU2345678
+	echo '{"id":"x1","strategy":"etf-blend-200-35","exec":"print-orders"}' > ev.json
+	run --separate-stderr rebal-run ev.json
+	assert_success
+	assert_equal "$(jq -r .event <<<"$output" | sort -u)" x1
+}
+
+@test "accounts that finished for this event are not run again" {
+	echo '{"id":"x2","strategy":"etf-blend-200-35","exec":"print-positions","spool":{"accounts_done":["DU1234567"]}}' > ev.json
+	run --separate-stderr rebal-run ev.json
+	assert_success
+	assert_equal "$(jq -r .account_id <<<"$output")" DU2345678
+	[[ "$stderr" == *"DU1234567: already finished for this event, not run again"* ]]
+}
+
+@test "an allocation API that keeps failing fails every account of the strategy, once" {
+	cat > al.yaml <<'YAML'
+fault: {status: 500}
+strategies:
+  etf-blend-200-35:
+    allocations: [{symbol: SPY, allocation: 1}]
+YAML
+	stop_server AL
+	start_server AL alloc-sim -f al.yaml -j "$BATS_TEST_TMPDIR/alloc.ndjson"
+	export ALLOCATIONS_BASE_URL=http://127.0.0.1:$AL_PORT
+	run --separate-stderr rebal-run -s etf-blend-200-35 -e print-rebalance
+	assert_equal "$status" 1
+	assert_equal "$(jq -r .status <<<"$output" | sort -u)" failed
+	assert_equal "$(jq -r .error.code <<<"$output" | sort -u)" 69
+	assert_equal "$(placed)" ""
+}
+
+@test "configuration and usage errors" {
+	printf 'accounts:\n  - account_id: DU1\n    type: papr\n' > bad.yaml
+	run --separate-stderr rebal-run -f bad.yaml -s etf-blend-200-35
+	assert_equal "$status" 78
+	[[ "$stderr" == *"bad.yaml:3:"* ]]
+	run rebal-run -P 0 -s x
+	assert_equal "$status" 64
+	run rebal-run -e nonsense -s x
+	assert_equal "$status" 64
+	run --separate-stderr sh -c 'echo "{\"exec\":\"rebalance\"}" | rebal-run'
+	assert_equal "$status" 65
+	run rebal-run -h
+	assert_success
+	assert_output --partial "usage: rebal-run"
+}
+
+@test "no enabled account follows the strategy: nothing to do, exit 0" {
+	run --separate-stderr rebal-run -s nobody-follows-this -e print-positions
+	assert_success
+	assert_output ""
+}
