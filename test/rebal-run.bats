@@ -96,3 +96,14 @@ YAML
 	assert_success
 	assert_output ""
 }
+
+@test "an event whose accounts all finished runs nothing, and spool fields stay out of the jobs" {
+	echo '{"id":"x3","strategy":"etf-blend-200-35","exec":"print-positions","spool":{"attempt":2,"accounts_done":["DU1234567","DU2345678"]}}' > ev.json
+	run --separate-stderr rebal-run ev.json
+	assert_success
+	assert_output ""
+	echo '{"id":"x4","strategy":"etf-blend-200-35","exec":"print-positions","spool":{"attempt":2,"accounts_done":["DU1234567"]}}' > ev.json
+	run --separate-stderr rebal-run ev.json
+	assert_success
+	assert_equal "$(jq -c 'has("spool")' "$(last_run)/jobs/DU2345678.json")" false
+}
