@@ -8,6 +8,7 @@ load helper
 SP=
 
 setup() {
+	cd "$BATS_TEST_TMPDIR"
 	SP=$REBAL_STATE/spool
 	export FAKE_DIR=$BATS_TEST_TMPDIR/fake.d
 	mkdir -p "$FAKE_DIR"
