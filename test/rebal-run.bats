@@ -107,3 +107,24 @@ YAML
 	assert_success
 	assert_equal "$(jq -c 'has("spool")' "$(last_run)/jobs/DU2345678.json")" false
 }
+
+@test "SIGTERM lets running accounts finish and does not start the others" {
+	# one account at a time; the first is slowed by the gateway's latency
+	sed 's/^latency_ms: 5/latency_ms: 300/' "$EX/demo/ib-sim.yaml" > ib.yaml
+	stop_server IB
+	start_server IB ib-sim -f ib.yaml -j "$BATS_TEST_TMPDIR/ib.ndjson"
+	export IB_PORT=$IB_PORT
+	rebal-run -P 1 -s etf-blend-200-35 -e print-positions >out 2>err &
+	pid=$!
+	# wait until the first account is at its snapshot, then stop the run
+	for i in $(seq 100); do
+		grep -q START_API ib.ndjson 2>/dev/null && break
+		sleep 0.1
+	done
+	kill -TERM $pid
+	wait $pid || true
+	assert_equal "$(jq -r .status out | sort | tr '\n' ' ')" "failed ok "
+	assert_equal "$(jq -r 'select(.status == "failed") | .error.code' out)" 75
+	assert_equal "$(jq -r 'select(.status == "failed") | .error.message' out)" "not started: the run was stopped"
+	grep -q "stopping: running accounts finish" err
+}
