@@ -40,6 +40,7 @@ nd_next(struct nd_in *in, jv *out)
 		in->line++;
 		while (n > 0 && (in->buf[n - 1] == '\n' || in->buf[n - 1] == '\r'))
 			in->buf[--n] = '\0';
+		in->len = (size_t)n;
 		if (strspn(in->buf, " \t") == (size_t)n)
 			continue;
 		if (memchr(in->buf, '\0', (size_t)n) != NULL) {

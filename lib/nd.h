@@ -10,8 +10,9 @@ struct nd_in {
 	FILE *f;
 	const char *name;	/* "<stdin>" or the path */
 	long line;
-	char *buf;
+	char *buf;		/* the last line read, without its newline */
 	size_t cap;
+	size_t len;		/* its length (it may hold a NUL) */
 	int bad;		/* lines rejected so far */
 };
 
