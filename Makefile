@@ -75,7 +75,7 @@ $(UNITS): %: %.o lib/librebal.a
 # Debian packages the build, the tests and the simulators need.
 DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libjq-dev libonig-dev \
 	libyaml-dev libwebsockets-dev bats bats-assert bats-support mandoc jq \
-	tzdata ca-certificates
+	tzdata ca-certificates curl openssl
 deps:
 	@sh share/deps.sh $(DEB_PKGS)
 

@@ -345,12 +345,14 @@ static void
 post_batch(const char *account, jv notes)
 {
 	int i, n = jv_array_length(jv_copy(notes)), hi = 0;
-	jv body = jv_string(""), tags = jv_string(""), m, title;
+	jv body, tags, m, title;
 
 	if (n == 1) {
 		post(account, jv_array_get(notes, 0));
 		return;
 	}
+	body = jv_string("");
+	tags = jv_string("");
 	for (i = 0; i < n; i++) {
 		const char *t;
 		char *tok, *save, *dup;
