@@ -120,6 +120,10 @@ notes_for(jv job)
 
 	if (exec == NULL)
 		exec = "rebalance";
+	if (jv_get_kind(warns) != JV_KIND_ARRAY) {
+		jv_free(warns);
+		warns = jvx_get(job, "warnings");
+	}
 	status = jvx_str(job, "status");
 	if (status == NULL)
 		status = "ok";
@@ -127,6 +131,8 @@ notes_for(jv job)
 	if (strategy == NULL)
 		strategy = jvx_str(acct, "strategy");
 	msg = jvx_str(err, "message");
+	if (msg == NULL)	/* rebal-account's summary line */
+		msg = jvx_str(job, "reason");
 	op = operation(exec);
 
 	head = jv_string_fmt("Account: %s\nStrategy: %s\nOperation: %s\n"
@@ -147,6 +153,10 @@ notes_for(jv job)
 					trades++;
 				jv_free(e);
 			}
+			/* a summary line counts its orders instead */
+			if (jv_get_kind(ex) != JV_KIND_ARRAY &&
+			    jvx_num(job, "orders", &v))
+				trades = (int)v;
 			jv_free(ex);
 			body = jv_string_concat(body, jv_string_fmt(
 			    "\nTrades Executed: %d\n", trades));

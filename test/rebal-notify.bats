@@ -139,6 +139,23 @@ field() {	# field N JQ: a field of journal entry N
 	assert_line --index 4 'Reason: stale event'
 }
 
+@test "rebal-account summary lines: account_id, orders, reason, defer_until" {
+	sink
+	cat > "$IN" <<-'EOF'
+	{"account_id":"DU7","strategy":"s","exec":"rebalance","event":"e1","status":"ok","error":null,"defer_until":null,"reason":null,"orders":4,"run":"/r"}
+	{"account_id":"DU8","strategy":"s","exec":"rebalance","event":"e1","status":"deferred","error":null,"defer_until":"2026-11-24T14:30:00Z","reason":"market closed","orders":0,"run":"/r"}
+	EOF
+	run --separate-stderr rebal-notify "$IN"
+	assert_success
+	run field 0 .body
+	assert_line --index 0 'Account: DU7'
+	assert_line --index 4 'Trades Executed: 4'
+	run field 1 .body
+	assert_line --index 0 'Account: DU8'
+	assert_line --index 4 'Deferred Until: 2026-11-24 09:30:00 ET'
+	assert_line --index 5 'Reason: market closed'
+}
+
 @test "the token can come from NTFY_TOKEN_FILE; no token, no header" {
 	NTFY_TOKEN= sink
 	printf '%s\n' '{"account":{"id":"DU1"},"status":"ok"}' > "$IN"
