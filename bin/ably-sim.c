@@ -471,9 +471,13 @@ arm(struct pss *p)
 	hb = p->idle * 9 / 10;
 	if (hb < 1)
 		hb = 1;
-	next = p->last_tx + hb;
+	next = p->idle > 0 ? p->last_tx + hb : LLONG_MAX;
 	if (p->hold_until && p->hold_until < next)
 		next = p->hold_until;
+	if (next == LLONG_MAX) {	/* maxIdleInterval 0: no promise */
+		lws_set_timer_usecs(p->wsi, LWS_SET_TIMER_USEC_CANCEL);
+		return;
+	}
 	if (next <= now)
 		next = now + 1;
 	lws_set_timer_usecs(p->wsi, (lws_usec_t)(next - now) * 1000);
@@ -826,13 +830,15 @@ conn_lookup(const char *k, struct conn **out)
 	return 80008;
 }
 
+/* CONNECTED on P; NEWKEY: a new connection key (every new transport). */
 static void
-send_connected(struct pss *p, jv error)
+send_connected(struct pss *p, jv error, int newkey)
 {
 	struct conn *c = p->conn;
 	jv d, m;
 
-	conn_newkey(c);
+	if (newkey || c->key[0] == '\0')
+		conn_newkey(c);
 	d = JV_OBJECT(jv_string("connectionKey"), jv_string(c->key),
 	    jv_string("maxIdleInterval"), jv_number(p->idle),
 	    jv_string("connectionStateTtl"), jv_number(cf.ttl),
@@ -999,7 +1005,7 @@ ws_open(struct pss *p, struct lws *wsi)
 			fx.delay_connected--;
 		p->hold_until = now_ms() + fx.delay_connected_ms;
 	}
-	send_connected(p, error);
+	send_connected(p, error, 1);
 	error = jv_null();
 	bump("connected", NULL);
 out:
@@ -1356,7 +1362,7 @@ ws_timer(struct pss *p)
 		return;
 	if (p->hold_until && now >= p->hold_until)
 		lws_callback_on_writable(p->wsi);
-	if (!p->silent && p->conn != NULL &&
+	if (!p->silent && p->conn != NULL && p->idle > 0 &&
 	    now - p->last_tx >= p->idle * 9 / 10) {
 		if (p->heartbeats)
 			ws_send(p, JV_OBJECT(jv_string("action"),
@@ -1912,7 +1918,7 @@ sim_fault(struct pss *p)
 			t->silent = 1;
 			n++;
 		} else if (strcmp(f, "update") == 0) {
-			send_connected(t, jv_null());
+			send_connected(t, jv_null(), 0);
 			n++;
 		} else if (strcmp(f, "detached") == 0)
 			n += atts_of(req, t, f_detached, req);

@@ -430,9 +430,11 @@ ATT='send:{"action":10,"channel":"etf-blend"}'
 	assert_equal "${lines[1]}" 1
 }
 
-@test "ably-sim fault delay: CONNECTED held back" {
+@test "ably-sim fault delay: CONNECTED or ATTACHED held back" {
 	sim
 	ws 'fault:{"fault":"delay","what":"connected","ms":800}' "$C" quiet:300 expect:4
+	assert_success
+	ws 'fault:{"fault":"delay","what":"attached","ms":800}' "$C" expect:4 "$ATT" quiet:300 expect:11
 	assert_success
 }
 
@@ -529,6 +531,16 @@ ATT='send:{"action":10,"channel":"etf-blend"}'
 	assert_output 1
 	ABLY_KEY=sc.key:pw ws "$C" expect:4
 	assert_output --partial '"maxIdleInterval":7000'
+}
+
+@test "ably-sim: the ably SDK reacts to each fault as the protocol says" {
+	sim
+	for f in disconnected silent detached attached channel_error error update close drop expire; do
+		run timeout 60 node "$CONF/ably-faults.mjs" "$SIM_PORT" "$f"
+		echo "$output"
+		assert_success
+		assert_output --regexp "^ok - $f: "
+	done
 }
 
 @test "ably-sim: the official ably SDK (npm ably 2.28.0) conforms" {
