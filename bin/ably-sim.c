@@ -547,6 +547,7 @@ ws_close(struct pss *p, int mode, int code)
 		queue_free(p);
 	p->closing = mode;
 	p->close_code = code;
+	p->hold_until = 0;
 	lws_set_timer_usecs(p->wsi, LWS_SET_TIMER_USEC_CANCEL);
 	lws_callback_on_writable(p->wsi);
 }
@@ -1585,33 +1586,40 @@ pos_cmp(struct pos a, struct pos b)
 	return a.idx < b.idx ? -1 : a.idx > b.idx;
 }
 
-static void
-link_for(jv args, const char *cursor, char *out, size_t cap)
+/* "<./messages?QUERY>; rel=\"REL\"" for ARGS (consumed; never the key)
+ * with CURSOR, appended to LINK (consumed). */
+static jv
+link_for(jv link, jv args, const char *cursor, const char *rel)
 {
 	char k[256], v[1024];
-	size_t o;
 	int first = 1;
 
-	o = (size_t)snprintf(out, cap, "<./messages?");
+	if (jv_string_length_bytes(jv_copy(link)) > 0)
+		link = jv_string_append_str(link, ", ");
+	link = jv_string_append_str(link, "<./messages?");
 	jv_object_foreach(args, key, val) {
 		const char *ks = jv_string_value(key);
 		if (strcmp(ks, "cursor") != 0 && strcmp(ks, "key") != 0 &&
-		    jv_get_kind(val) == JV_KIND_STRING && o < cap) {
+		    jv_get_kind(val) == JV_KIND_STRING) {
 			urlenc(k, sizeof k, ks);
 			urlenc(v, sizeof v, jv_string_value(val));
-			o += (size_t)snprintf(out + o, cap - o, "%s%s=%s",
-			    first ? "" : "&", k, v);
+			link = jv_string_append_str(link, first ? "" : "&");
+			link = jv_string_append_str(link, k);
+			link = jv_string_append_str(link, "=");
+			link = jv_string_append_str(link, v);
 			first = 0;
 		}
 		jv_free(key);
 		jv_free(val);
 	}
-	if (cursor != NULL && o < cap)
-		o += (size_t)snprintf(out + o, cap - o, "%scursor=%s",
-		    first ? "" : "&", cursor);
+	if (cursor != NULL) {
+		link = jv_string_append_str(link, first ? "cursor=" : "&cursor=");
+		link = jv_string_append_str(link, cursor);
+	}
 	jv_free(args);
-	if (o < cap)
-		snprintf(out + o, cap - o, ">");
+	link = jv_string_append_str(link, ">; rel=\"");
+	link = jv_string_append_str(link, rel);
+	return jv_string_append_str(link, "\"");
 }
 
 static void
@@ -1622,8 +1630,8 @@ rest_history(struct pss *p, const char *channel)
 	long long start, end, limit, fs = -1, lo, i;
 	const char *dir, *fss, *cur;
 	struct pos after = { -1, 0 }, at, last = { 0, 0 };
-	jv items = jv_array(), m, args;
-	char link[3 * 4096], cbuf[64];
+	jv items = jv_array(), m, args, link;
+	char cbuf[64];
 	int count = 0, more = 0;
 
 	bump("history", channel);
@@ -1735,20 +1743,15 @@ rest_history(struct pss *p, const char *channel)
 		}
 	}
 full:
-	link_for(jv_copy(args), NULL, link, sizeof link);
-	strcat(link, "; rel=\"first\", ");
-	link_for(jv_copy(args), cur, link + strlen(link), sizeof link -
-	    strlen(link));
-	strcat(link, "; rel=\"current\"");
+	link = link_for(jv_string(""), jv_copy(args), NULL, "first");
+	link = link_for(link, jv_copy(args), cur, "current");
 	if (more) {
 		snprintf(cbuf, sizeof cbuf, "%lld.%d", last.seq, last.idx);
-		strcat(link, ", ");
-		link_for(jv_copy(args), cbuf, link + strlen(link),
-		    sizeof link - strlen(link));
-		strcat(link, "; rel=\"next\"");
+		link = link_for(link, jv_copy(args), cbuf, "next");
 	}
 	jv_free(args);
-	add_header(p, "link:", link);
+	add_header(p, "link:", jv_string_value(link));
+	jv_free(link);
 	respond(p, 200, items);
 }
 
@@ -2064,6 +2067,7 @@ sim_wait(struct pss *p)
 	}
 	p->wnext = waiters;
 	waiters = p;
+	lws_set_timeout(p->wsi, NO_PENDING_TIMEOUT, 0);	/* ours is the timer */
 	lws_set_timer_usecs(p->wsi, (lws_usec_t)ms * 1000);
 }
 
@@ -2213,6 +2217,8 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_HTTP:
 		return http_begin(p, wsi, in);
 	case LWS_CALLBACK_HTTP_BODY:
+		if (p->ready)
+			break;
 		if (p->blen + len > MAX_BODY) {
 			respond_error(p, 40009, 413, "body too large");
 			return 0;
