@@ -64,7 +64,7 @@ REBAL_LISTEN_OPTS="-T -H 127.0.0.1:$ably_port"
 EOT
 
 say "rebal-daemon -e rebal.env"
-rebal-daemon -e "$d/rebal.env" 2>"$d/daemon.log" &
+rebal-daemon -e "$d/rebal.env" >"$d/daemon.out" 2>"$d/daemon.log" &
 pids="$pids $!"
 attached() { [ "$(grep -c '"action":11' "$d/ably-journal.ndjson")" -ge 2 ]; }
 until_ok 20 attached || fail "ably-listen did not attach (see $d/daemon.log)"
@@ -87,14 +87,13 @@ runs_done() {
 until_ok 60 runs_done || fail "the runs did not finish in 60 s (see $d/daemon.log)"
 
 say "summary (one line per account)"
-cat "$d"/state/runs/*/summary.ndjson | jq -r '[.account_id, .strategy, .status,
+cat "$d"/state/runs/*/summary.ndjson | jq -sr 'sort_by(.account_id)[] | [.account_id, .strategy, .status,
     "\(.filled) orders filled", (.reason // .error.message // "")] | @tsv'
 
 say "report"
 for f in "$d"/state/runs/*/out/*.ndjson; do
-	tail -n 1 "$f" | rebal-fmt
-	echo
-done
+	tail -n 1 "$f"
+done | jq -sc 'sort_by(.account.id)[]' | rebal-fmt
 
 say "what the broker ended with"
 stop
