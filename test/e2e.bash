@@ -6,8 +6,6 @@ EX=$TOP/examples
 # on the demo scenarios (or the given ones); export what the tools need.
 e2e_start() {
 	local ib=${1:-$EX/demo/ib-sim.yaml} al=${2:-$EX/demo/alloc-sim.yaml}
-	# TEMPORARY until alloc-sim lands on main
-	command -v alloc-sim >/dev/null || skip "alloc-sim not built yet"
 	export ALLOCATIONS_API_KEY=test-alloc-key-5f2e
 	start_server IB ib-sim -f "$ib" -j "$BATS_TEST_TMPDIR/ib.ndjson" \
 	    -o "$BATS_TEST_TMPDIR/ib-final.json"
