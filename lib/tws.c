@@ -586,6 +586,16 @@ tws_pending(const struct tws *t)
 	return t->q.len > 0 || t->out.len > 0;
 }
 
+void
+tws_set_rate(struct tws *t, double rate, double burst)
+{
+	pump(t);	/* refill at the old rate up to now */
+	t->rate = rate < 1 ? 1 : rate;
+	t->burst = burst < 1 ? 1 : burst;
+	if (t->tokens > t->burst)
+		t->tokens = t->burst;
+}
+
 long long
 tws_req_id(struct tws *t)
 {
