@@ -26,7 +26,7 @@
 #define CANCEL_SHARE	0.1	/* of -t kept for cancelling at the deadline */
 #define CANCEL_MAX	10	/* s, at most */
 #define COMM_WAIT	2	/* s for late commission reports */
-#define MAX_PLACE	3	/* placements of one plan order, at most */
+#define MAX_PLACE	10	/* placements of one plan order, at most */
 #define MAX_PACING	6	/* pacing violations before giving up */
 #define MAX_RECONNECT	10
 
@@ -66,9 +66,11 @@ struct ord {
 	char status[32];	/* the gateway's last word */
 	double filled, avg;	/* from ORDER_STATUS */
 	int seen;		/* heard of since the last placement */
-	int gen;		/* the sync that listed it open */
+	int listed;		/* in the last complete open-orders listing */
+	int placed_gen;		/* the sync generation when it was placed */
 	int cancel;		/* 0 not asked, 1 sent, 2 answered */
 	int adopted, attempts, rejected, ghost;
+	int expired;		/* cancelled by us at the deadline */
 	char err[600];
 };
 
@@ -95,7 +97,7 @@ struct run {
 	const char *host, *port;
 	long long client, last_id;
 	struct tws *t;
-	double end, fill_end, rate;
+	double end, fill_end, rate, slowed;
 	struct ord *o;
 	int no;
 	struct ex *x;
@@ -103,9 +105,12 @@ struct run {
 	struct bk *b;
 	int nb;
 	jv snap_execs;		/* exec_id -> true, or null */
-	int collect;		/* keep OPEN_ORDERs of the account in b */
-	int syncing, gen, oo_end, ex_end, oo_all;
-	long long ex_req;
+	int collect;		/* keep listed OPEN_ORDERs of the account in b */
+	/* A sync is EXECUTIONS(f1), OPEN_ORDERS, EXECUTIONS(f2): the gateway
+	 * answers in order, so what comes between the ends of f1 and of the
+	 * open orders is one complete listing, whatever was dropped before. */
+	int syncing, gen, oo_all, f1_end, listing, have_list;
+	long long f1, f2;
 	int npacing, nreconnect;
 	int fail;		/* the connection is gone for good */
 	int fail_code;
@@ -516,7 +521,7 @@ classify(struct run *r)
 			cpy(o->type, sizeof o->type, b->type);
 			cpy(o->status, sizeof o->status, b->status);
 			o->filled = b->filled;
-			o->gen = r->gen;
+			o->listed = 1;
 			warnx("%s: %s %s: order %lld (%s %g, %s) is already "
 			    "working: waiting for it instead of placing "
 			    "another", r->acct, o->action, o->sym, b->id,
@@ -539,7 +544,7 @@ classify(struct run *r)
 		o->qty = b->qty;
 		o->limit = b->limit;
 		o->filled = b->filled;
-		o->gen = r->gen;
+		o->listed = 1;
 		cpy(o->sym, sizeof o->sym, b->sym);
 		cpy(o->action, sizeof o->action, b->action);
 		cpy(o->type, sizeof o->type, b->type);
@@ -635,7 +640,7 @@ on_open(struct run *r, const struct twsm_open_order *x)
 
 	if (strcmp(x->account, r->acct))
 		return;
-	if (r->collect)
+	if (r->collect && r->listing)
 		book_add(r, x->client_id, x->order_id, x->perm_id, x->c.symbol,
 		    x->action, x->order_type, x->qty, 0,
 		    x->lmt_price < DBL_MAX ? x->lmt_price : 0, x->status,
@@ -647,8 +652,8 @@ on_open(struct run *r, const struct twsm_open_order *x)
 	o->seen = 1;
 	if (x->perm_id > 0)
 		o->perm = x->perm_id;
-	if (r->syncing)
-		o->gen = r->gen;
+	if (r->listing)
+		o->listed = 1;
 	set_status(o, x->status);
 	if (o->st == O_SENT)
 		o->st = O_LIVE;
@@ -749,18 +754,28 @@ ex_sum(struct run *r, const struct ord *o, double *value, double *comm,
 static void place(struct run *r, struct ord *o);
 static void start_sync(struct run *r, int all);
 
+/* Error 100: a message was dropped, which one is not said. Slow down (once
+ * a second: one burst brings several) and ask what the gateway has. */
 static void
 on_pacing(struct run *r)
 {
-	if (++r->npacing > MAX_PACING) {
-		run_fail(r, EX_TEMPFAIL, "the gateway kept reporting pacing "
-		    "violations (error 100)");
-		return;
+	double now = tws_clock();
+
+	if (now - r->slowed >= 1) {
+		if (++r->npacing > MAX_PACING) {
+			run_fail(r, EX_TEMPFAIL, "the gateway kept reporting "
+			    "pacing violations (error 100)");
+			return;
+		}
+		r->slowed = now;
+		r->rate = fmax(r->rate / 2, 1);
+		warnx("%s: gateway pacing violation (error 100): slowing to "
+		    "%g messages/s and checking what it got", r->acct,
+		    r->rate);
+		tws_set_rate(r->t, r->rate, 1);
 	}
-	r->rate /= 2;
-	warnx("%s: gateway pacing violation (error 100): slowing to %g "
-	    "messages/s and checking what it got", r->acct, r->rate);
-	tws_set_rate(r->t, r->rate, 1);
+	/* what has not left yet is asked for again by the sync */
+	tws_discard(r->t);
 	start_sync(r, r->oo_all);
 }
 
@@ -829,7 +844,7 @@ on_error(struct run *r, const struct twsm_error *e)
 		return;
 	}
 	if (e->id >= TWS_REQ_BASE) {
-		if (r->syncing && e->id == r->ex_req)
+		if (r->syncing && (e->id == r->f1 || e->id == r->f2))
 			run_fail(r, EX_PROTOCOL, "the gateway refused the "
 			    "executions request: %d %s", e->code, e->text);
 		return;
@@ -861,6 +876,8 @@ reconcile(struct run *r)
 		struct ord *o = &r->o[i];
 		double q;
 
+		if (o->placed_gen == r->gen && o->st != O_DONE)
+			continue;	/* placed after the sync began */
 		if (o->st == O_SENT && !o->seen) {
 			if (o->attempts >= MAX_PLACE) {
 				o->st = O_DONE;
@@ -874,8 +891,7 @@ reconcile(struct run *r)
 			    "gateway: placing it again", r->acct, o->action,
 			    o->qty, o->sym, o->id);
 			place(r, o);
-		} else if ((o->st == O_SENT || o->st == O_LIVE) &&
-		    o->gen != r->gen) {
+		} else if ((o->st == O_SENT || o->st == O_LIVE) && !o->listed) {
 			q = ex_sum(r, o, NULL, NULL, NULL, NULL);
 			if (q < o->filled)
 				q = o->filled;
@@ -908,15 +924,29 @@ on_msg(struct run *r, struct twsm_msg *m)
 		on_open(r, &m->u.order);
 		break;
 	case TWSM_OPEN_ORDER_END:
-		if (r->syncing)
-			r->oo_end = 1;
+		if (r->listing) {
+			r->listing = 0;
+			r->have_list = 1;
+		}
 		break;
 	case TWSM_EXECUTION:
 		on_exec(r, &m->u.exec);
 		break;
 	case TWSM_EXECUTION_END:
-		if (r->syncing && m->u.end.req_id == r->ex_req)
-			r->ex_end = 1;
+		if (r->syncing && m->u.end.req_id == r->f1) {
+			int i;
+
+			r->f1_end = 1;
+			r->listing = 1;
+			for (i = 0; i < r->no; i++)
+				r->o[i].listed = 0;
+		} else if (r->syncing && m->u.end.req_id == r->f2) {
+			if (r->f1_end && r->have_list) {
+				r->syncing = 0;
+				reconcile(r);
+			} else		/* a part was dropped */
+				start_sync(r, r->oo_all);
+		}
 		break;
 	case TWSM_COMMISSION:
 		on_comm(r, &m->u.commission);
@@ -926,12 +956,6 @@ on_msg(struct run *r, struct twsm_msg *m)
 		break;
 	default:
 		break;
-	}
-	/* The executions request went after the open orders one: its end
-	 * means both were answered (or a 100 restarted the sync). */
-	if (r->syncing && r->oo_end && r->ex_end) {
-		r->syncing = 0;
-		reconcile(r);
 	}
 }
 
@@ -944,15 +968,16 @@ start_sync(struct run *r, int all)
 
 	r->syncing = 1;
 	r->gen++;
-	r->oo_end = r->ex_end = 0;
+	r->f1_end = r->listing = r->have_list = 0;
 	r->oo_all = all;
+	memset(&f, 0, sizeof f);
+	f.account = r->acct;
+	r->f1 = tws_req_executions(r->t, &f);
 	if (all)
 		tws_req_all_open_orders(r->t);
 	else
 		tws_req_open_orders(r->t);
-	memset(&f, 0, sizeof f);
-	f.account = r->acct;
-	r->ex_req = tws_req_executions(r->t, &f);
+	r->f2 = tws_req_executions(r->t, &f);
 }
 
 static long long
@@ -989,6 +1014,7 @@ place(struct run *r, struct ord *o)
 	o->client = r->client;
 	o->st = O_SENT;
 	o->seen = 0;
+	o->placed_gen = r->gen;
 	o->attempts++;
 	if (o->limit > 0)
 		say(r, "placed order %lld: %s %g %s LMT %.10g", o->id,
@@ -1193,12 +1219,12 @@ stale(struct run *r, char *msg, size_t n)
 			if (jv_get_kind(r->snap_execs) != JV_KIND_OBJECT &&
 			    (o->action[0] == 'B') != x->buy)
 				continue;
-			snprintf(msg, n, "%s %s %g %s at %g (execution %s, "
-			    "order %lld of client id %lld) is not in the "
-			    "snapshot the plan was computed from; not trading "
-			    "on it: retry with a fresh snapshot",
-			    x->sym, x->buy ? "bought" : "sold", x->shares,
-			    x->sym, x->price, x->id, x->order_id, x->client);
+			snprintf(msg, n, "%s was %s after the snapshot the "
+			    "plan was computed from (execution %s: %g at %g, "
+			    "order %lld of client id %lld): nothing sent; "
+			    "retry with a fresh snapshot", x->sym,
+			    x->buy ? "bought" : "sold", x->id, x->shares,
+			    x->price, x->order_id, x->client);
 			return -1;
 		}
 	}
@@ -1314,6 +1340,13 @@ verdict(struct run *r, char *msg, size_t n)
 			ADD("%s %g %s rejected: %s (%s)", o->action, o->qty,
 			    o->sym, o->err, o->status);
 			code = EX_NOPERM;
+		} else if (o->st == O_DONE && o->expired &&
+		    strcmp(o->status, "Filled")) {
+			ADD("%s %g %s filled %g by the deadline of %g s; the "
+			    "rest was cancelled", o->action, o->qty, o->sym, f,
+			    opt.timeout);
+			if (!code)
+				code = EX_TEMPFAIL;
 		} else if (o->st == O_DONE && strcmp(o->status, "Filled")) {
 			ADD("%s %g %s ended %s, filled %g%s%s", o->action,
 			    o->qty, o->sym, o->status, f,
@@ -1462,8 +1495,10 @@ trade(struct run *r)
 				if (r->o[i].kind == K_PLAN &&
 				    (r->o[i].st == O_LIVE ||
 				    r->o[i].st == O_SENT) &&
-				    !moc_accepted(&r->o[i]))
+				    !moc_accepted(&r->o[i])) {
 					cancel(r, &r->o[i]);
+					r->o[i].expired = 1;
+				}
 		rc = wait_for(r, c_cancelled, r->end);
 	}
 	if (rc >= 0 && !c_commissions(r))

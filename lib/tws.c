@@ -596,6 +596,24 @@ tws_set_rate(struct tws *t, double rate, double burst)
 		t->tokens = t->burst;
 }
 
+int
+tws_discard(struct tws *t)
+{
+	const unsigned char *p;
+	size_t n;
+	int k = 0;
+
+	/* Complete frames are q.p[0 .. q.start); an open one stays. */
+	while (t->q.start >= 4) {
+		p = (const unsigned char *)t->q.p;
+		n = 4 + ((size_t)p[0] << 24 | (size_t)p[1] << 16 |
+		    (size_t)p[2] << 8 | p[3]);
+		twsf_drop(&t->q, n);
+		k++;
+	}
+	return k;
+}
+
 long long
 tws_req_id(struct tws *t)
 {

@@ -113,6 +113,10 @@ int tws_pending(const struct tws *t);
  * (both at least 1 message; rates below 1 per second are raised to it):
  * for a gateway that answered 100 (pacing violation). */
 void tws_set_rate(struct tws *t, double rate, double burst);
+/* Drop the frames still waiting for a pacing token (never a frame partly
+ * written); returns how many. After a 100 the caller re-sends what it
+ * still needs, at the lower rate. */
+int tws_discard(struct tws *t);
 
 /* Ids. Request ids (market data, contracts, summaries) and order ids are
  * separate spaces; an ERR_MSG id may be either. */
