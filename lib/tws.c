@@ -586,6 +586,34 @@ tws_pending(const struct tws *t)
 	return t->q.len > 0 || t->out.len > 0;
 }
 
+void
+tws_set_rate(struct tws *t, double rate, double burst)
+{
+	pump(t);	/* refill at the old rate up to now */
+	t->rate = rate < 1 ? 1 : rate;
+	t->burst = burst < 1 ? 1 : burst;
+	if (t->tokens > t->burst)
+		t->tokens = t->burst;
+}
+
+int
+tws_discard(struct tws *t)
+{
+	const unsigned char *p;
+	size_t n;
+	int k = 0;
+
+	/* Complete frames are q.p[0 .. q.start); an open one stays. */
+	while (t->q.start >= 4) {
+		p = (const unsigned char *)t->q.p;
+		n = 4 + ((size_t)p[0] << 24 | (size_t)p[1] << 16 |
+		    (size_t)p[2] << 8 | p[3]);
+		twsf_drop(&t->q, n);
+		k++;
+	}
+	return k;
+}
+
 long long
 tws_req_id(struct tws *t)
 {

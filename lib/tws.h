@@ -109,6 +109,14 @@ int tws_poll(struct tws *t, double deadline, struct twsm_msg **m);
 int tws_flush(struct tws *t, double deadline);
 /* Frames still queued or unwritten. */
 int tws_pending(const struct tws *t);
+/* Change the pacing to RATE messages per second after a burst of BURST
+ * (both at least 1 message; rates below 1 per second are raised to it):
+ * for a gateway that answered 100 (pacing violation). */
+void tws_set_rate(struct tws *t, double rate, double burst);
+/* Drop the frames still waiting for a pacing token (never a frame partly
+ * written); returns how many. After a 100 the caller re-sends what it
+ * still needs, at the lower rate. */
+int tws_discard(struct tws *t);
 
 /* Ids. Request ids (market data, contracts, summaries) and order ids are
  * separate spaces; an ERR_MSG id may be either. */
