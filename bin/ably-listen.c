@@ -289,8 +289,10 @@ conn_load(void)
 
 	jvx_num(s, "at", &at);
 	jvx_num(s, "ttl", &ttl);
-	if (k != NULL && wall_ms() - at < ttl)
+	if (k != NULL && wall_ms() - at < ttl) {
 		recover_key = xstrdup(k);
+		setstr(&conn_id, jvx_str(s, "connection_id"));
+	}
 	jv_free(s);
 }
 
@@ -470,8 +472,9 @@ http_get(const char *url, int serial_mode, jv *items, char **next,
 		jv_free(v);
 		if (status >= 500 || status == 429 || status == 408)
 			cls = H_TRANSIENT;
-		else if (serial_mode && (status == 400 || code == 90008 ||
-		    code == 40024 || code / 1000 == 40))
+		else if (serial_mode && status != 401 && status != 403 &&
+		    (status == 400 || status == 404 || code == 90008 ||
+		    code == 40024))
 			cls = H_BADSERIAL;
 		else
 			cls = H_REJECTED;
