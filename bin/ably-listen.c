@@ -4,6 +4,7 @@
  * the channel history over REST and says so with an alert record when it
  * cannot; state survives restarts (ably-protocol.md section 6). */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@
 #include <libwebsockets.h>
 
 #include "ablm.h"
+#include "acct.h"
 #include "atom.h"
 #include "diag.h"
 #include "jvx.h"
@@ -25,7 +27,7 @@
 #include "tm.h"
 #include "yml.h"
 
-#define SYNOPSIS "[-1hTv] [-f accounts.yaml [-m paper|live]] [-H host[:port]] " \
+#define SYNOPSIS "[-1hTv] [-f accounts.yaml [-m paper|live|all]] [-H host[:port]] " \
 	"[-r seconds] [channel ...]"
 
 #define AGENT		"rebal-ably-listen/0.1"
@@ -59,6 +61,8 @@ struct chan {
 	double last_ts;			/* newest message timestamp, wall ms */
 	double alive, saved_alive;	/* last sign of continuity, wall ms */
 	double since;			/* first attach ever, wall ms */
+	int delivering;			/* attached on the live transport */
+	int newconn;			/* next ATTACHED is on a new connection */
 	struct ablm_seen seen;
 	double attach_dl, retry_at;	/* monotonic ms, 0 when off */
 	int attempts;
@@ -449,6 +453,8 @@ http_get(const char *url, int serial_mode, jv *items, char **next,
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)REQ_TIMEOUT);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3 * (long)REQ_TIMEOUT);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, eb);
+	if (getenv("SSL_CERT_FILE") && *getenv("SSL_CERT_FILE"))
+		curl_easy_setopt(h, CURLOPT_CAINFO, getenv("SSL_CERT_FILE"));
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, hdr_cb);
@@ -737,12 +743,16 @@ set_cstate(enum cst st, const char *fmt, ...)
 static void
 drop_transport(void)
 {
+	int i;
+
 	if (wsi != NULL && wsi != in_cb)
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 	wsi = NULL;
 	cur_gen = 0;
 	tx_clear();
 	rx.n = 0;
+	for (i = 0; i < nchans; i++)
+		chans[i].delivering = 0;
 }
 
 static double
@@ -884,6 +894,7 @@ attach(struct chan *c)
 		    jv_string(c->serial));
 	send_frame(f);
 	c->st = CH_ATTACHING;
+	c->delivering = 0;
 	c->attach_dl = mono_ms() + REQ_TIMEOUT;
 	c->retry_at = 0;
 	warnx("%s: attaching%s%s", c->name, c->serial ? " serial=" : "",
@@ -899,7 +910,7 @@ reset_idle(void)
 	t_idle = now + m + REQ_TIMEOUT;
 	t_ping = max_idle > 0 ? 0 : now + m;
 	for (i = 0; i < nchans; i++)
-		if (chans[i].st == CH_ATTACHED)
+		if (chans[i].delivering)
 			chans[i].alive = wall_ms();
 }
 
@@ -936,6 +947,11 @@ on_connected(jv f)
 		conn_save();
 		goto out;
 	}
+	/* a new connection (or a new process): read history at the next
+	 * ATTACHED of every channel even if it says RESUMED */
+	if (conn_id == NULL || strcmp(conn_id, id) != 0)
+		for (i = 0; i < nchans; i++)
+			chans[i].newconn = 1;
 	if (conn_id == NULL)
 		snprintf(how, sizeof how, "new connection");
 	else if (strcmp(conn_id, id) == 0)
@@ -971,7 +987,7 @@ on_attached(struct chan *c, jv f)
 	const char *serial = jvx_str(f, "channelSerial");
 	jv err = jvx_get(f, "error");
 	char eb[400] = "", b[32];
-	int resumed, solicited = c->st != CH_ATTACHED;
+	int resumed, nc, solicited = c->st != CH_ATTACHED;
 
 	if (jv_get_kind(err) == JV_KIND_OBJECT)
 		ablm_errstr(err, eb, sizeof eb);
@@ -980,17 +996,20 @@ on_attached(struct chan *c, jv f)
 	resumed = ((long)flags & ABLM_RESUMED) != 0;
 	if (!solicited && resumed)
 		goto out;	/* unsolicited and continuous: nothing to do */
+	nc = c->newconn;
+	c->newconn = 0;
 	warnx("%s: attached resumed=%d%s%s%s%s", c->name, resumed,
 	    ((long)flags & ABLM_HAS_BACKLOG) ? " backlog" : "",
 	    solicited ? "" : " (server update)", *eb ? ": " : "", eb);
 	if ((long)flags >= (1L << 16) && !((long)flags & (1L << 18)))
 		warnx("%s: the server did not grant the subscribe mode",
 		    c->name);
-	if (!resumed) {
+	if (!resumed || nc) {
 		setstr(&c->attach_serial, serial);
 		if (c->alive > 0) {
-			warnx("%s: continuity lost since %s: reading history",
-			    c->name, fmt_ms(c->alive, b));
+			warnx("%s: %s since %s: reading history", c->name,
+			    resumed ? "resumed on a new connection" :
+			    "continuity lost", fmt_ms(c->alive, b));
 			gap_open(c, c->alive, now, serial);
 		} else {
 			warnx("%s: first attach, no earlier position: history "
@@ -1001,6 +1020,7 @@ on_attached(struct chan *c, jv f)
 	}
 out:
 	c->st = CH_ATTACHED;
+	c->delivering = 1;
 	c->attach_dl = 0;
 	c->attempts = 0;
 	if (serial != NULL && *serial)
@@ -1040,6 +1060,7 @@ on_frame(jv f)
 			if (c == NULL)
 				break;
 			c->st = CH_FAILED;
+			c->delivering = 0;
 			c->attach_dl = 0;
 			c->retry_at = mono_ms() + FAILED_RETRY;
 			warnx("%s: failed: %s; attaching again in %.0f s",
@@ -1072,6 +1093,7 @@ on_frame(jv f)
 			break;
 		warnx("%s: detached by the server%s%s", c->name,
 		    *eb ? ": " : "", eb);
+		c->delivering = 0;
 		if (c->st == CH_ATTACHING) {
 			c->st = CH_SUSPENDED;
 			c->attach_dl = 0;
@@ -1093,7 +1115,8 @@ on_frame(jv f)
 		jv_free(ms);
 		if (jvx_str(f, "channelSerial") && *jvx_str(f, "channelSerial"))
 			setstr(&c->serial, jvx_str(f, "channelSerial"));
-		c->alive = wall_ms();
+		if (c->delivering)
+			c->alive = wall_ms();
 		chan_save(c);
 		break;
 	case ABLM_CLOSED:
@@ -1400,60 +1423,23 @@ add_channel(const char *name)
 }
 
 static void
-load_accounts(const char *path, const char *mode)
+load_accounts(const char *path, int mode)
 {
-	jv lines, doc = yml_load(path, &lines), accts, a, v;
-	const char *type, *strat;
-	int i, n, en, added = 0;
+	struct acct_list l;
+	const char **v;
+	size_t i, n;
+	int st;
 
-	if (!jv_is_valid(doc)) {
-		v = jv_invalid_get_msg(doc);
-		die(EX_CONFIG, "%s", jv_get_kind(v) == JV_KIND_STRING ?
-		    jv_string_value(v) : path);
-	}
-	accts = jvx_get(doc, "accounts");
-	if (jv_get_kind(accts) != JV_KIND_ARRAY)
-		die(EX_CONFIG, "%s:%d: accounts: not a list", path,
-		    yml_line(lines, JV_ARRAY(jv_string("accounts"))));
-	n = jv_array_length(jv_copy(accts));
-	for (i = 0; i < n; i++) {
-		a = jv_array_get(jv_copy(accts), i);
-#define LINE(k) yml_line(lines, JV_ARRAY(jv_string("accounts"), \
-	jv_number(i), jv_string(k)))
-		if (jv_get_kind(a) != JV_KIND_OBJECT)
-			die(EX_CONFIG, "%s:%d: an account is not a mapping",
-			    path, LINE(""));
-		v = jvx_get(a, "enabled");
-		if (jv_get_kind(v) == JV_KIND_NULL)
-			en = 1;
-		else if (jv_get_kind(v) == JV_KIND_TRUE ||
-		    jv_get_kind(v) == JV_KIND_FALSE)
-			en = jv_get_kind(v) == JV_KIND_TRUE;
-		else
-			die(EX_CONFIG, "%s:%d: enabled: want true or false",
-			    path, LINE("enabled"));
-		jv_free(v);
-		type = jvx_str(a, "type");
-		if (type == NULL || (strcmp(type, "paper") != 0 &&
-		    strcmp(type, "live") != 0))
-			die(EX_CONFIG, "%s:%d: type: want paper or live", path,
-			    LINE("type"));
-		strat = jvx_str(a, "strategy_name");
-		if (en && strcmp(type, mode) == 0) {
-			if (strat == NULL || *strat == '\0')
-				die(EX_CONFIG, "%s:%d: strategy_name: missing",
-				    path, LINE("strategy_name"));
-			add_channel(strat);
-			added++;
-		}
-#undef LINE
-		jv_free(a);
-	}
-	if (added == 0)
-		die(EX_CONFIG, "%s: no enabled %s account", path, mode);
-	jv_free(accts);
-	jv_free(doc);
-	jv_free(lines);
+	if ((st = acct_load(path, &l)) != 0)
+		exit(st);
+	n = acct_strategies(&l, mode, &v);
+	if (n == 0)
+		die(EX_CONFIG, "%s: no enabled %s account", path,
+		    mode == ACCT_ANY ? "" : acct_type_name(mode));
+	for (i = 0; i < n; i++)
+		add_channel(v[i]);
+	free(v);
+	acct_free(&l);
 }
 
 static int
@@ -1510,6 +1496,7 @@ main(int argc, char **argv)
 	lws_sorted_usec_list_t wake;
 	struct sigaction sa;
 	const char *file = NULL, *mode = NULL, *st;
+	int amode;
 	char *dir, *hash, *p, b[64];
 	unsigned long h = 5381;
 	size_t n;
@@ -1532,8 +1519,8 @@ main(int argc, char **argv)
 		case 'h':
 			usage(SYNOPSIS, 1);
 		case 'm':
-			if (strcmp(optarg, "paper") && strcmp(optarg, "live"))
-				die(EX_USAGE, "-m: want paper or live");
+			if (acct_mode(optarg) == -1)
+				die(EX_USAGE, "-m: want paper, live or all");
 			mode = optarg;
 			break;
 		case 'r':
@@ -1557,6 +1544,9 @@ main(int argc, char **argv)
 	if (!opt.tls && !loopback(opt.host))
 		die(EX_USAGE, "-T: plain ws only to a loopback host (the key "
 		    "would travel in clear)");
+	/* a closed stdout would hand fd 1 to a socket or a state file */
+	if (fcntl(STDOUT_FILENO, F_GETFD) == -1)
+		die(EX_IOERR, "stdout:");
 	fixed_port = opt.port != 0;
 	if (!fixed_port)
 		opt.port = opt.tls ? 443 : 80;
@@ -1575,12 +1565,10 @@ main(int argc, char **argv)
 	for (i = 0; i < argc; i++)
 		add_channel(argv[i]);
 	if (file != NULL) {
-		if (mode == NULL)
-			mode = getenv("TRADING_MODE") && *getenv("TRADING_MODE")
-			    ? getenv("TRADING_MODE") : "paper";
-		if (strcmp(mode, "paper") && strcmp(mode, "live"))
-			die(EX_CONFIG, "TRADING_MODE: want paper or live");
-		load_accounts(file, mode);
+		amode = mode ? acct_mode(mode) : acct_mode_env();
+		if (amode == -1)
+			exit(EX_CONFIG);
+		load_accounts(file, amode);
 	}
 	if (nchans == 0)
 		usage(SYNOPSIS, 0);
@@ -1676,8 +1664,7 @@ main(int argc, char **argv)
 
 	/* we listened up to now on every attached channel */
 	for (i = 0; i < nchans; i++) {
-		if (chans[i].st == CH_ATTACHED && (cstate == C_CONNECTED ||
-		    cstate == C_CLOSING))
+		if (chans[i].delivering)
 			chans[i].alive = wall_ms();
 		chan_save(&chans[i]);
 	}

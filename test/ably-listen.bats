@@ -33,6 +33,14 @@ listen() {
 	AL_PID=$!
 }
 
+# stop_listener: SIGTERM, wait; $status is its exit status.
+stop_listener() {
+	kill -TERM "$AL_PID"
+	status=0
+	wait "$AL_PID" || status=$?
+	AL_PID=
+}
+
 # wait_until SECONDS COMMAND...: poll COMMAND until it succeeds; fail after
 # SECONDS with the listener's log.
 wait_until() {
@@ -164,10 +172,8 @@ count_ev() { jq -c "select(.event_id == \"$1\")" "$OUT" | wc -l; }
 	run jq -r 'select(.event == "open") | .query | "\(.format) \(.heartbeats) \(.v)"' \
 	    "$BATS_TEST_TMPDIR/journal.ndjson"
 	assert_output "json true 6"
-	kill -TERM "$AL_PID"
-	run wait "$AL_PID"
-	AL_PID=
-	assert_success
+	stop_listener
+	assert_equal "$status" 0
 	sim_wait close
 	grep -q "connected: id=" "$ERR"
 	refute grep -q "s3cr3t" "$ERR"
@@ -228,10 +234,8 @@ count_ev() { jq -c "select(.event_id == \"$1\")" "$OUT" | wc -l; }
 	sim_wait attached
 	pub strat '{"data":{"exec":"rebalance","eventId":"m1"}}'
 	wait_lines 1
-	kill -TERM "$AL_PID"
-	run wait "$AL_PID"
-	assert_success
-	AL_PID=
+	stop_listener
+	assert_equal "$status" 0
 	logged "closed"
 	pub strat '{"data":{"exec":"rebalance","eventId":"m2"}}'
 	pub strat '{"data":{"exec":"print-rebalance","eventId":"m3"}}'
@@ -375,7 +379,7 @@ count_ev() { jq -c "select(.event_id == \"$1\")" "$OUT" | wc -l; }
 
 @test "ably-listen: a bad key is refused with 77 and the server's message" {
 	sim
-	ABLY_API_KEY=app1.key1:wrong-secret run ably-listen -T \
+	ABLY_API_KEY=app1.key1:wrong-secret run timeout 30 ably-listen -T \
 	    -H "127.0.0.1:$SIM_PORT" strat
 	assert_failure 77
 	assert_output --partial "40101"
@@ -386,7 +390,7 @@ count_ev() { jq -c "select(.event_id == \"$1\")" "$OUT" | wc -l; }
 @test "ably-listen: basic auth refused over plain ws is a configuration error (78)" {
 	sim
 	fault '{"fault":"require_tls"}'
-	ABLY_API_KEY=$KEY run ably-listen -T -H "127.0.0.1:$SIM_PORT" strat
+	ABLY_API_KEY=$KEY run timeout 30 ably-listen -T -H "127.0.0.1:$SIM_PORT" strat
 	assert_failure 78
 	assert_output --partial "40103"
 }
@@ -463,10 +467,8 @@ count_ev() { jq -c "select(.event_id == \"$1\")" "$OUT" | wc -l; }
 	fault '{"fault":"drop"}'
 	wait_log "suspended: no connection"
 	logged "retrying in"
-	kill -TERM "$AL_PID"
-	run wait "$AL_PID"
-	AL_PID=
-	assert_success
+	stop_listener
+	assert_equal "$status" 0
 }
 
 @test "ably-listen: a corrupt state file stops it with 78" {
@@ -475,4 +477,104 @@ count_ev() { jq -c "select(.event_id == \"$1\")" "$OUT" | wc -l; }
 	ABLY_API_KEY=$KEY run ably-listen -1 -T -H 127.0.0.1:1 strat
 	assert_failure 78
 	assert_output --partial "corrupt state file"
+}
+
+@test "ably-listen: frames that are not the Ably protocol are 76" {
+	[ -d "$TOP/test/conformance/node_modules/ws" ] ||
+	    fail "npm ci in test/conformance has not run"
+	for mode in text array binary noconnkey; do
+		start_server FAKE node "$TOP/test/conformance/ably-fake.mjs" "$mode"
+		ABLY_API_KEY=$KEY run timeout 30 ably-listen -T \
+		    -H "127.0.0.1:$FAKE_PORT" strat
+		stop_server FAKE
+		echo "$mode: $output"
+		assert_failure 76
+		assert_output --partial "protocol error"
+	done
+}
+
+@test "ably-listen: SIGHUP leaves without CLOSE and the restart recovers the connection" {
+	sim
+	listen strat
+	sim_wait attached
+	pub strat '{"data":{"exec":"rebalance","eventId":"m1"}}'
+	wait_lines 1
+	kill -HUP "$AL_PID"
+	status=0
+	wait "$AL_PID" || status=$?
+	AL_PID=
+	assert_equal "$status" 0
+	id=$(sed -n 's/.*connected: id=\([^ ]*\) .*/\1/p' "$ERR" | head -n 1)
+	pub strat '{"data":{"exec":"rebalance","eventId":"m2"}}'
+	listen strat
+	wait_lines 2
+	wait_log "attached resumed=1"
+	run jq -r '"\(.event_id) \(.source)"' "$OUT"
+	assert_output "$(printf 'm1 ably\nm2 ably')"
+	logged "connected: id=$id resumed"
+	run jq -r 'select(.event == "open") | .query.recover // empty' \
+	    "$BATS_TEST_TMPDIR/journal.ndjson"
+	[ -n "$output" ]
+}
+
+@test "ably-listen: a new connection id reads history even when the attach says RESUMED" {
+	sim
+	listen strat
+	sim_wait attached
+	pub strat '{"data":{"exec":"rebalance","eventId":"m1"}}'
+	wait_lines 1
+	fault '{"fault":"fresh_resume"}'
+	fault '{"fault":"fail_resume"}'
+	fault '{"fault":"delay","what":"connected","ms":300}'
+	fault '{"fault":"drop"}'
+	pub strat '{"data":{"exec":"rebalance","eventId":"m2"}}'
+	wait_lines 2
+	wait_log "backfill"
+	logged "resumed on a new connection"
+	pub strat '{"data":{"exec":"rebalance","eventId":"m3"}}'
+	wait_lines 3
+	run jq -r '.event_id' "$OUT"
+	assert_output "$(printf 'm1\nm2\nm3')"
+}
+
+@test "ably-listen: a failed write on stdout is 74, a closed stdout too" {
+	sim
+	ABLY_API_KEY=$KEY ably-listen -T -H "127.0.0.1:$SIM_PORT" strat \
+	    >/dev/full 2>>"$ERR" &
+	AL_PID=$!
+	sim_wait attached
+	pub strat '{"data":{"exec":"rebalance","eventId":"m1"}}'
+	status=0
+	wait "$AL_PID" || status=$?
+	AL_PID=
+	assert_equal "$status" 74
+	logged "write error"
+	ABLY_API_KEY=$KEY run timeout 30 sh -c \
+	    'exec ably-listen -T -H "127.0.0.1:$1" strat >&-' sh "$SIM_PORT"
+	assert_failure 74
+	assert_output --partial "stdout"
+}
+
+@test "ably-listen: TLS is verified: a trusted certificate connects, an unknown one does not" {
+	[ -d "$TOP/test/conformance/node_modules/ws" ] ||
+	    fail "npm ci in test/conformance has not run"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+	    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+	    -keyout "$BATS_TEST_TMPDIR/key.pem" -out "$BATS_TEST_TMPDIR/cert.pem" \
+	    2>/dev/null
+	start_server FAKE node "$TOP/test/conformance/ably-fake.mjs" ok \
+	    "$BATS_TEST_TMPDIR/cert.pem" "$BATS_TEST_TMPDIR/key.pem"
+	# not trusted: the handshake fails, -1 gives up
+	ABLY_API_KEY=$KEY run timeout 30 ably-listen -1 -H "localhost:$FAKE_PORT" strat
+	assert_failure 69
+	assert_output --partial "connection failed"
+	# trusted through SSL_CERT_FILE: connected and attached
+	ABLY_API_KEY=$KEY SSL_CERT_FILE=$BATS_TEST_TMPDIR/cert.pem \
+	    ably-listen -H "localhost:$FAKE_PORT" strat >>"$OUT" 2>>"$ERR" &
+	AL_PID=$!
+	wait_log "strat: attached resumed=0"
+	stop_listener
+	stop_server FAKE
+	assert_equal "$status" 0
+	logged "connected: id=fake1"
 }
