@@ -937,10 +937,9 @@ on_connected(jv f)
 		    "connectionDetails.connectionKey");
 	if (jv_get_kind(err) == JV_KIND_OBJECT)
 		ablm_errstr(err, eb, sizeof eb);
-	if (jvx_num(det, "maxIdleInterval", &v))
-		max_idle = v;
-	if (jvx_num(det, "connectionStateTtl", &v) && v > 0)
-		state_ttl = v;
+	max_idle = jvx_num(det, "maxIdleInterval", &v) && v > 0 ? v : 0;
+	state_ttl = jvx_num(det, "connectionStateTtl", &v) && v > 0 ? v :
+	    STATE_TTL;
 	if (cstate == C_CONNECTED) {	/* RTN24: an update, nothing else */
 		setstr(&conn_key, k);
 		warnx("connection details updated%s%s", *eb ? ": " : "", eb);
