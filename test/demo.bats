@@ -3,9 +3,6 @@
 load helper
 
 @test "the demo rebalances the example accounts and stops everything" {
-	# TEMPORARY until ib-order and ably-listen land on main
-	command -v ib-order >/dev/null && command -v ably-listen >/dev/null ||
-	    skip "ib-order and ably-listen not built yet"
 	cd "$BATS_TEST_TMPDIR"
 	export TMPDIR=$BATS_TEST_TMPDIR
 	run timeout 120 sh "$TOP/share/demo.sh"
