@@ -8,6 +8,7 @@ load helper
 	run timeout 120 sh "$TOP/share/demo.sh"
 	echo "$output"
 	assert_success
+	demo_out=$output
 	d=$(ls -d "$BATS_TEST_TMPDIR"/rebal-demo.*)
 	# every enabled paper account got a summary: three traded, the
 	# market-on-close one deferred past its cut-off
@@ -23,7 +24,7 @@ load helper
 	# no process of the demo is left running
 	run pgrep -f "$d"
 	assert_failure
-	port=$(sed -n 's/.*ably-sim :\([0-9]*\).*/\1/p' <<<"$output")
+	port=$(sed -n 's/.*ably-sim :\([0-9]*\).*/\1/p' <<<"$demo_out")
 	[ -n "$port" ]
 	run pgrep -f "ably-listen.*127.0.0.1:$port"
 	assert_failure
