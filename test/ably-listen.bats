@@ -578,3 +578,28 @@ count_ev() { jq -c "select(.event_id == \"$1\")" "$OUT" | wc -l; }
 	assert_failure 74
 	assert_output --partial "stdout"
 }
+
+@test "ably-listen: an ATTACHED that does not come within 10 s suspends the channel, which is attached again" {
+	sim
+	fault '{"fault":"delay","what":"attached","ms":60000}'
+	listen strat
+	wait_log "strat: no ATTACHED within 10 s; suspended" 30
+	wait_log "strat: attached resumed=0" 40
+	pub strat '{"data":{"exec":"rebalance","eventId":"m1"}}'
+	wait_lines 1
+	[ "$(grep -c "strat: attaching" "$ERR")" -ge 2 ]
+}
+
+@test "ably-listen: -v logs the frames, never the key" {
+	sim
+	listen -v strat
+	sim_wait attached
+	pub strat '{"data":{"exec":"rebalance","eventId":"m1"}}'
+	wait_lines 1
+	stop_listener
+	assert_equal "$status" 0
+	logged '< {"action":4'
+	logged '> {"action":10'
+	refute logged "s3cr3t"
+	refute logged "key1%3A"
+}
