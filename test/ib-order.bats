@@ -133,7 +133,6 @@ connects() {
 }
 
 @test "the whole pipeline with ib-snapshot ends with the worked example's positions" {
-	command -v ib-snapshot >/dev/null || skip "ib-snapshot is not built yet"
 	sim
 	job 'del(.snapshot)' | ib-snapshot -H "$H" | rebal-calc -p sell |
 	    ib-order -x -H "$H" | ib-snapshot -H "$H" | rebal-calc -p buy |
@@ -239,6 +238,16 @@ FOREIGN='.orders = [
 	# second has this event's ref and is the buy it would have placed
 	assert_equal "$(jq -c '[.orders[] | .status]' "$S")" '["Cancelled","Submitted"]'
 	assert_equal "$(jcount '.dir == "in" and .msg == "CANCEL_ORDER"')" 1
+}
+
+@test "no market data at the broker: a market order waits, the deadline cancels it (75)" {
+	sim '.symbols[2].bid = null'
+	plan sell '{symbol: "GLD", action: "SELL", qty: 50, type: "MKT"}' >"$BATS_TEST_TMPDIR/job.json"
+	run -1 order -x -t 1 -H "$H" "$BATS_TEST_TMPDIR/job.json"
+	assert_equal "$(jq -r '.error.code, .executions[0].status, .executions[0].filled' <<<"$output" | paste -sd' ')" "75 Cancelled 0"
+	stop_sim
+	assert_equal "$(jq -c '[.orders[] | [.status, .filled]], [.accounts[0].positions[] | select(.symbol == "GLD") | .qty]' "$S" | paste -sd' ')" \
+	    '[["Cancelled",0]] [50]'
 }
 
 @test "pacing violations (100): slows down, asks what arrived, places each order once" {
