@@ -4,7 +4,9 @@
 # seeds in test/fuzz/corpus/NAME are only read); a crash, leak or timeout
 # leaves its reproducer as test/fuzz/out/run/NAME/crash-* (leak-*, timeout-*,
 # oom-*) and makes this script fail after the others have run.
-# FUZZ_JOBS (default 1) fuzzers run at once; FUZZ_NICE (default 10).
+# FUZZ_JOBS (default 1) fuzzers run at once; FUZZ_NICE (default 10);
+# FUZZ_MAX_LEN (default 8192) bytes at most per generated input (seeds are
+# replayed whole).
 # Reproduce with: test/fuzz/out/NAME test/fuzz/out/run/NAME/crash-...
 set -u
 secs=$1
@@ -32,6 +34,7 @@ one() {
 	echo "fuzz: $name: $(ls "$seeds" | wc -l) seeds replayed," \
 	    "fuzzing ${secs}s" >&2
 	if ! nice -n "$nice" "$bin" -max_total_time="$secs" -timeout=10 \
+	    -max_len="${FUZZ_MAX_LEN:-8192}" \
 	    -rss_limit_mb=2048 -close_fd_mask=2 -print_final_stats=1 \
 	    -artifact_prefix="$out/" "$dir/out/corpus/$name" "$seeds" \
 	    >"$log" 2>&1; then
@@ -42,10 +45,9 @@ one() {
 		    head -n 60 >&2
 		return 1
 	fi
-	echo "fuzz: $name: ok, $(grep -o 'stat::number_of_executed_units: [0-9]*' \
-	    "$log" | sed 's/.*: //') runs," \
-	    "$(grep -o 'stat::new_units_added: [0-9]*' "$log" |
-	    sed 's/.*: //') new units" >&2
+	echo "fuzz: $name: ok, $(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\).*/\1 runs in \2 s/p' \
+	    "$log"), $(sed -n 's/^stat::new_units_added: *//p' "$log") new units," \
+	    "corpus $(ls "$dir/out/corpus/$name" | wc -l) files" >&2
 }
 
 pids=
