@@ -8,6 +8,8 @@
 # FUZZ_MAX_LEN (default 8192) bytes at most per generated input (seeds are
 # replayed whole).
 # Reproduce with: test/fuzz/out/NAME test/fuzz/out/run/NAME/crash-...
+# (for a leak inside libjq, ASAN_OPTIONS=fast_unwind_on_malloc=0 shows the
+# whole allocation stack).
 set -u
 secs=$1
 shift
