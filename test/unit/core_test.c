@@ -54,6 +54,16 @@ test_tm(void)
 	    "tm_fmt seconds");
 	ok(!strcmp(tm_fmt(1795398559.25, buf), "2026-11-23T01:49:19.250Z"),
 	    "tm_fmt millis");
+	/* found by the ably fuzzer: a timestamp of 1.7e127 was undefined */
+	ok(!strcmp(tm_fmt(1.7e127, buf), "9999-12-31T23:59:59.999Z") &&
+	    !strcmp(tm_fmt(INFINITY, buf), "9999-12-31T23:59:59.999Z"),
+	    "tm_fmt huge: the last four-digit year");
+	ok(!strcmp(tm_fmt(-1e300, buf), "0000-01-01T00:00:00Z") &&
+	    !strcmp(tm_fmt(NAN, buf), "0000-01-01T00:00:00Z"),
+	    "tm_fmt below year 0 and NaN: year 0000");
+	ok(!strcmp(tm_fmt(-62135596800.0, buf), "0001-01-01T00:00:00Z") &&
+	    !strcmp(tm_fmt(0, buf), "1970-01-01T00:00:00Z"),
+	    "tm_fmt pads the year to four digits");
 	ok(tm_local("US/Eastern", 1795398559, &lt) == 0 && lt.tm_hour == 20 &&
 	    lt.tm_mday == 22, "tm_local US/Eastern (EST)");
 	ok(tm_local("America/New_York", utc("2026-07-01T14:00:00Z"), &lt) ==
