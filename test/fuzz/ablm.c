@@ -1,14 +1,11 @@
 /* ablm: libFuzzer harness for the Ably protocol-message handling of
- * lib/ablm.h. PENDING: lib/ablm.c is not on main yet; when it is, move
- * this file to test/fuzz/ and make fuzz picks it up with corpus/ablm.
- * ablm.c must parse with jvx_parse, or the regress-jq16-* seed fails.
- * The input is one WebSocket text frame (a ProtocolMessage), parsed with
- * jvx_parse; its messages are expanded (ablm_messages), their data decoded
- * by their encoding chain (ablm_decode) and turned into event records
- * (ablm_event); its error is formatted (ablm_errstr); the raw text also
- * goes through the Link header parser (ablm_link_next) and the channel
- * file name mapping (ablm_fname); message ids go through a small seen-set
- * and its save/load. */
+ * lib/ablm.h (ably-listen's reading of what the server sends). The input is
+ * one WebSocket text frame (a ProtocolMessage), parsed with jvx_parse; its
+ * messages are expanded (ablm_messages), their data decoded by their
+ * encoding chain (ablm_decode) and turned into event records (ablm_event);
+ * its error is formatted (ablm_errstr); the raw text also goes through the
+ * Link header parser (ablm_link_next) and the channel file name mapping
+ * (ablm_fname); message ids go through a small seen-set and its save/load. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
