@@ -2,6 +2,7 @@
 #   make            build every tool in bin/
 #   make check      install missing dependencies, build, run the test suite
 #   make check SANITIZE=1   the same with ASan and UBSan
+#   make fuzz       libFuzzer harnesses of test/fuzz, FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local
@@ -21,6 +22,7 @@ ifeq ($(SANITIZE),1)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 override CFLAGS += $(SAN)
 override LDFLAGS += $(SAN)
+SAN_RUN := sh test/san-run.sh
 endif
 
 PKGS    := libcurl yaml-0.1 libwebsockets
@@ -75,7 +77,7 @@ $(UNITS): %: %.o lib/librebal.a
 # Debian packages the build, the tests and the simulators need.
 DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libjq-dev libonig-dev \
 	libyaml-dev libwebsockets-dev bats bats-assert bats-support mandoc jq \
-	tzdata ca-certificates curl openssl
+	tzdata ca-certificates curl openssl clang-14 libclang-rt-14-dev valgrind
 deps:
 	@sh share/deps.sh $(DEB_PKGS)
 
@@ -85,7 +87,7 @@ conformance-deps:
 check: deps conformance-deps
 	$(MAKE) all
 	$(MAKE) lint
-	PATH="$(CURDIR)/bin:$$PATH" REBAL_TOP="$(CURDIR)" bats $(BATSFLAGS) test
+	PATH="$(CURDIR)/bin:$$PATH" REBAL_TOP="$(CURDIR)" $(SAN_RUN) bats $(BATSFLAGS) test
 
 lint:
 	$(if $(strip $(MAN1) $(MAN57)),mandoc -Tlint -Wwarning $(MAN1) $(MAN57))
@@ -97,6 +99,32 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	PATH="$(CURDIR)/bin:$$PATH" sh test/bench/run.sh
+
+# Fuzzing (test/fuzz/*.c, libFuzzer): lib/*.c compiled again with clang into
+# test/fuzz/out/, apart from the normal build; each harness runs FUZZ_SECONDS.
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRC := $(wildcard test/fuzz/*.c)
+FUZZ_BIN := $(FUZZ_SRC:test/fuzz/%.c=test/fuzz/out/%)
+FUZZ_LIB := $(LIB_SRC:lib/%.c=test/fuzz/out/lib/%.o)
+
+test/fuzz/out/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP \
+		-c -o $@ $<
+
+test/fuzz/out/%: test/fuzz/%.c $(FUZZ_LIB)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP \
+		-o $@ $< $(FUZZ_LIB) $(filter-out lib/librebal.a,$(LDLIBS))
+
+.SECONDARY: $(FUZZ_LIB)
+-include $(FUZZ_LIB:.o=.d) $(FUZZ_BIN:=.d)
+
+fuzz: deps
+	$(MAKE) $(FUZZ_BIN)
+	sh test/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
 install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
@@ -110,5 +138,6 @@ install: all
 clean:
 	rm -f lib/*.o lib/*.d lib/librebal.a bin/*.o bin/*.d $(TOOLS) \
 		test/unit/*.o test/unit/*.d $(UNITS) $(FLAGSTAMP)
+	rm -rf test/fuzz/out
 
-.PHONY: all check lint deps conformance-deps demo bench install clean
+.PHONY: all check lint deps conformance-deps demo bench fuzz install clean

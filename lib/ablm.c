@@ -151,7 +151,7 @@ json_in_string(jv s)
 
 	if (jv_get_kind(s) != JV_KIND_STRING)
 		return s;
-	v = jv_parse_sized(jv_string_value(s), jv_string_length_bytes(jv_copy(s)));
+	v = jvx_parse(jv_string_value(s), jv_string_length_bytes(jv_copy(s)));
 	if (jv_get_kind(v) == JV_KIND_OBJECT || jv_get_kind(v) == JV_KIND_ARRAY) {
 		jv_free(s);
 		return v;
@@ -176,7 +176,7 @@ ablm_decode(jv data, const char *enc, char **rest)
 		if (strcmp(step, "json") == 0) {
 			if (jv_get_kind(data) != JV_KIND_STRING)
 				break;
-			v = jv_parse_sized(jv_string_value(data),
+			v = jvx_parse(jv_string_value(data),
 			    jv_string_length_bytes(jv_copy(data)));
 			if (!jv_is_valid(v)) {
 				jv_free(v);

@@ -15,6 +15,7 @@
 
 #include "diag.h"
 #include "http.h"
+#include "jvx.h"
 
 static CURL *easy;
 
@@ -380,7 +381,7 @@ body_message(const struct http_res *res, const char *secret, char *buf,
 		    sn)) != NULL; p += sn)
 			memset(p, '*', sn);
 	buf[0] = '\0';
-	v = jv_parse_sized(b, (int)res->len);
+	v = jvx_parse(b, (int)res->len);	/* no libjq 1.6 leak on garbage */
 	if (jv_get_kind(v) == JV_KIND_OBJECT) {
 		for (k = keys; *k != NULL && buf[0] == '\0'; k++) {
 			f = jv_object_get(jv_copy(v), jv_string(*k));

@@ -70,6 +70,90 @@ jvx_bool(jv obj, const char *key, int def)
 	return r;
 }
 
+/* Where libjq 1.6 loses a string: one that follows a complete value with no
+ * ',' or ':' between, inside a container (its parser's value() returns
+ * "Expected separator between values" without freeing the new value). Such
+ * text is never valid JSON. Returns the offset of that string, or -1. The
+ * classes follow jv_parse.c: whitespace, '"', structure, anything else is
+ * part of a literal. */
+static int
+jq16_leaky(const char *s, int n)
+{
+	int i, depth = 0, instr = 0, esc = 0, after = 0;
+
+	for (i = 0; i < n; i++) {
+		if (instr) {
+			if (esc)
+				esc = 0;
+			else if (s[i] == '\\')
+				esc = 1;
+			else if (s[i] == '"') {
+				instr = 0;
+				after = 1;
+			}
+			continue;
+		}
+		switch (s[i]) {
+		case ' ':
+		case '\t':
+		case '\r':
+		case '\n':
+			break;
+		case '"':
+			if (after && depth > 0)
+				return i;
+			instr = 1;
+			break;
+		case '[':
+		case '{':
+			depth++;
+			after = 0;
+			break;
+		case ']':
+		case '}':
+			depth--;
+			after = 1;
+			break;
+		case ',':
+		case ':':
+			after = 0;
+			break;
+		default:
+			after = 1;
+		}
+	}
+	return -1;
+}
+
+jv
+jvx_parse(const char *s, int n)
+{
+	const char *m, *w;
+	jv v, msg;
+	int at;
+
+	if (n < 0)
+		n = 0;
+	if ((at = jq16_leaky(s, n)) >= 0)
+		v = jv_invalid_with_msg(jv_string_fmt("Expected separator "
+		    "between values at column %d (while parsing '%.*s%s')",
+		    at + 1, n > 64 ? 48 : n, s, n > 64 ? "..." : ""));
+	else
+		v = jv_parse_sized(s, n);
+	if (jv_is_valid(v) || n <= 64)
+		return v;
+	msg = jv_invalid_get_msg(v);
+	if (jv_get_kind(msg) != JV_KIND_STRING)
+		return jv_invalid_with_msg(msg);
+	m = jv_string_value(msg);
+	if ((w = strstr(m, " (while parsing '")) == NULL)
+		return jv_invalid_with_msg(msg);
+	v = jv_invalid_with_msg(jv_string_fmt("%.*s (while parsing '%.*s...')",
+	    (int)(w - m), m, 48, s));
+	jv_free(msg);
+	return v;
+}
+
 double
 jvx_round_even(double x)
 {

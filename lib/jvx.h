@@ -15,6 +15,14 @@ const char *jvx_str(jv obj, const char *key);
 /* 1 if OBJ.KEY is true, 0 if false/absent/null, DEF for other kinds. */
 int jvx_bool(jv obj, const char *key, int def);
 
+/* Parse JSON text S of N bytes like jv_parse_sized, for text from outside
+ * (NDJSON lines, network frames, HTTP bodies), with two differences: text
+ * that libjq 1.6 would leak memory on (a string after another value with no
+ * separator, inside an array or object: [1 "x"]) is refused before libjq
+ * sees it, with jq's message; and an error message quotes at most the first
+ * 48 bytes of the text, not all of it. */
+jv jvx_parse(const char *s, int n);
+
 /* A number rounded to a multiple of TICK (> 0) by MODE: 0 nearest, -1 down,
  * +1 up; the result is the double nearest the decimal, so it prints short. */
 double jvx_round_tick(double x, double tick, int mode);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "jvx.h"
 #include "nd.h"
 
 int
@@ -48,7 +49,7 @@ nd_next(struct nd_in *in, jv *out)
 			in->bad++;
 			return -1;
 		}
-		v = jv_parse_sized(in->buf, (int)n);
+		v = jvx_parse(in->buf, (int)n);
 		if (!jv_is_valid(v)) {
 			jv msg = jv_invalid_get_msg(v);
 			warnx("%s:%ld: %s", in->name, in->line,

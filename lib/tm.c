@@ -21,20 +21,35 @@ tm_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The range tm_fmt writes: 0000-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z */
+#define TM_FMT_MIN	-62167219200.0
+#define TM_FMT_MAX	253402300799.999
+
 char *
 tm_fmt(double t, char *buf)
 {
-	time_t s = (time_t)floor(t);
-	long ms = lround((t - (double)s) * 1000);
+	time_t s;
+	long ms;
 	struct tm tm;
-	size_t n;
+	int n;
 
+	/* Outside four-digit years (a garbage timestamp from a peer) the cast
+	 * below is undefined; NaN goes to the far past. */
+	if (isnan(t) || t < TM_FMT_MIN)
+		t = TM_FMT_MIN;
+	else if (t > TM_FMT_MAX)
+		t = TM_FMT_MAX;
+	s = (time_t)floor(t);
+	ms = lround((t - (double)s) * 1000);
 	if (ms >= 1000) {
 		s++;
 		ms = 0;
 	}
 	gmtime_r(&s, &tm);
-	n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	/* not strftime: its %Y does not pad years before 1000 */
+	n = snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02d",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
 	if (ms)
 		snprintf(buf + n, 32 - n, ".%03ldZ", ms);
 	else

@@ -8,7 +8,8 @@
 /* Seconds since the epoch, with fractions. REBAL_NOW (RFC 3339), when set,
  * fixes the clock for tests and rehearsals. */
 double tm_now(void);
-/* "2026-11-23T01:49:19Z", with ".mmm" when T has milliseconds. BUF >= 32. */
+/* "2026-11-23T01:49:19Z", with ".mmm" when T has milliseconds. BUF >= 32.
+ * T is clamped to years 0000..9999; NaN is 0000-01-01T00:00:00Z. */
 char *tm_fmt(double t, char *buf);
 /* Parse RFC 3339 (Z or +hh:mm offset, optional fraction). 0 ok, -1 bad. */
 int tm_parse(const char *s, double *t);

@@ -12,6 +12,7 @@
 struct anchor {
 	char *name;
 	jv val, lines;
+	size_t nodes;		/* nodes of the value, aliases expanded */
 };
 
 struct ylo {
@@ -19,8 +20,13 @@ struct ylo {
 	const char *path;
 	struct anchor *anchors;
 	int nanchors;
+	int depth;		/* mappings and sequences open */
+	size_t nodes;		/* nodes so far, aliases expanded */
 	jv err;
 };
+
+#define YML_STR_(x)	#x
+#define YML_STR(x)	YML_STR_(x)
 
 static int parse_node(struct ylo *y, yaml_event_t *ev, jv *val, jv *lines);
 
@@ -77,13 +83,15 @@ scalar_value(yaml_event_t *ev)
 }
 
 static void
-anchor_add(struct ylo *y, const yaml_char_t *name, jv val, jv lines)
+anchor_add(struct ylo *y, const yaml_char_t *name, jv val, jv lines,
+    size_t nodes)
 {
 	y->anchors = xrealloc(y->anchors,
 	    (size_t)(y->nanchors + 1) * sizeof *y->anchors);
 	y->anchors[y->nanchors].name = xstrdup((const char *)name);
 	y->anchors[y->nanchors].val = jv_copy(val);
 	y->anchors[y->nanchors].lines = jv_copy(lines);
+	y->anchors[y->nanchors].nodes = nodes;
 	y->nanchors++;
 }
 
@@ -188,21 +196,35 @@ static int
 parse_node(struct ylo *y, yaml_event_t *ev, jv *val, jv *lines)
 {
 	const yaml_char_t *anchor = NULL;
+	size_t before = y->nodes;
 	int r = 0, i;
 
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT:
+		y->nodes++;
 		*val = scalar_value(ev);
 		*lines = jv_number((double)ev->start_mark.line + 1);
 		anchor = ev->data.scalar.anchor;
 		break;
 	case YAML_MAPPING_START_EVENT:
-		anchor = ev->data.mapping_start.anchor;
-		r = parse_mapping(y, ev, val, lines);
-		break;
 	case YAML_SEQUENCE_START_EVENT:
-		anchor = ev->data.sequence_start.anchor;
-		r = parse_sequence(y, ev, val, lines);
+		if (y->depth >= YML_MAX_DEPTH) {
+			y->err = errf(y, ev->start_mark.line,
+			    "nested deeper than " YML_STR(YML_MAX_DEPTH)
+			    " levels");
+			r = -1;
+			break;
+		}
+		y->nodes++;
+		y->depth++;
+		if (ev->type == YAML_MAPPING_START_EVENT) {
+			anchor = ev->data.mapping_start.anchor;
+			r = parse_mapping(y, ev, val, lines);
+		} else {
+			anchor = ev->data.sequence_start.anchor;
+			r = parse_sequence(y, ev, val, lines);
+		}
+		y->depth--;
 		break;
 	case YAML_ALIAS_EVENT:
 		for (i = y->nanchors - 1; i >= 0; i--)
@@ -214,6 +236,7 @@ parse_node(struct ylo *y, yaml_event_t *ev, jv *val, jv *lines)
 			    "unknown alias");
 			r = -1;
 		} else {
+			y->nodes += y->anchors[i].nodes;
 			*val = jv_copy(y->anchors[i].val);
 			/* a scalar alias is reported at its own line */
 			*lines = jv_get_kind(y->anchors[i].lines) ==
@@ -226,8 +249,16 @@ parse_node(struct ylo *y, yaml_event_t *ev, jv *val, jv *lines)
 		y->err = errf(y, ev->start_mark.line, "unexpected YAML event");
 		r = -1;
 	}
+	if (r == 0 && y->nodes > YML_MAX_NODES) {
+		/* aliases expanding exponentially ("billion laughs") */
+		y->err = errf(y, ev->start_mark.line, "more than "
+		    YML_STR(YML_MAX_NODES) " nodes with aliases expanded");
+		jv_free(*val);
+		jv_free(*lines);
+		r = -1;
+	}
 	if (r == 0 && anchor != NULL)
-		anchor_add(y, anchor, *val, *lines);
+		anchor_add(y, anchor, *val, *lines, y->nodes - before);
 	yaml_event_delete(ev);
 	return r;
 }

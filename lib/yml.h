@@ -9,8 +9,13 @@
  * core schema (null, true/false, numbers); quoted ones stay strings. On
  * success *lines (if LINES) mirrors the value: a scalar's line as a number, a
  * mapping as {"": line, key: lines...}, a sequence as [line, lines...].
- * On error returns jv_invalid_with_msg("PATH:LINE: reason"). */
+ * On error returns jv_invalid_with_msg("PATH:LINE: reason"). Mappings and
+ * sequences nested deeper than YML_MAX_DEPTH, and documents of more than
+ * YML_MAX_NODES nodes once aliases are expanded, are errors (no stack
+ * overflow, no "billion laughs"). */
 jv yml_load(const char *path, jv *lines);
+#define YML_MAX_DEPTH	100
+#define YML_MAX_NODES	100000
 
 /* Line of the node at PATH (a jv array of keys and indices, consumed) in
  * LINES (not consumed); the nearest existing ancestor's line when missing. */

@@ -54,6 +54,16 @@ test_tm(void)
 	    "tm_fmt seconds");
 	ok(!strcmp(tm_fmt(1795398559.25, buf), "2026-11-23T01:49:19.250Z"),
 	    "tm_fmt millis");
+	/* found by the ably fuzzer: a timestamp of 1.7e127 was undefined */
+	ok(!strcmp(tm_fmt(1.7e127, buf), "9999-12-31T23:59:59.999Z") &&
+	    !strcmp(tm_fmt(INFINITY, buf), "9999-12-31T23:59:59.999Z"),
+	    "tm_fmt huge: the last four-digit year");
+	ok(!strcmp(tm_fmt(-1e300, buf), "0000-01-01T00:00:00Z") &&
+	    !strcmp(tm_fmt(NAN, buf), "0000-01-01T00:00:00Z"),
+	    "tm_fmt below year 0 and NaN: year 0000");
+	ok(!strcmp(tm_fmt(-62135596800.0, buf), "0001-01-01T00:00:00Z") &&
+	    !strcmp(tm_fmt(0, buf), "1970-01-01T00:00:00Z"),
+	    "tm_fmt pads the year to four digits");
 	ok(tm_local("US/Eastern", 1795398559, &lt) == 0 && lt.tm_hour == 20 &&
 	    lt.tm_mday == 22, "tm_local US/Eastern (EST)");
 	ok(tm_local("America/New_York", utc("2026-07-01T14:00:00Z"), &lt) ==
@@ -123,6 +133,47 @@ test_jvx(void)
 		jv_free(e);
 	}
 	jv_free(j);
+}
+
+/* Write DEPTH - 1 nested flow sequences under a key (DEPTH levels with
+ * the mapping), or TEXT when DEPTH is 0, to PATH and load it: 1 when it
+ * loads and WANT is NULL, or when it fails with "PATH:WANT". */
+static int
+yml_err_is(const char *path, int depth, const char *text, const char *want)
+{
+	FILE *f = fopen(path, "w");
+	char buf[600];
+	jv v, m;
+	int i, r;
+
+	if (depth > 0) {
+		fputs("a: ", f);
+		for (i = 1; i < depth; i++)
+			fputc('[', f);
+		for (i = 1; i < depth; i++)
+			fputc(']', f);
+		fputc('\n', f);
+	} else
+		fputs(text, f);
+	fclose(f);
+	v = yml_load(path, NULL);
+	if (want == NULL) {
+		r = jv_is_valid(v);
+		jv_free(v);
+		return r;
+	}
+	if (jv_is_valid(v)) {
+		jv_free(v);
+		return 0;
+	}
+	m = jv_invalid_get_msg(v);
+	snprintf(buf, sizeof buf, "%s:%s", path, want);
+	r = jv_get_kind(m) == JV_KIND_STRING && !strcmp(jv_string_value(m), buf);
+	if (!r)
+		printf("# got %s\n", jv_get_kind(m) == JV_KIND_STRING ?
+		    jv_string_value(m) : "no message");
+	jv_free(m);
+	return r;
 }
 
 static void
@@ -195,6 +246,21 @@ test_yml(const char *dir)
 	v = yml_load("/nonexistent/x.yaml", NULL);
 	ok(!jv_is_valid(v), "yml_load missing file");
 	jv_free(v);
+
+	/* Limits (found by the fuzzers): nesting, and aliases that expand
+	 * exponentially. */
+	ok(yml_err_is(path, 100, "", NULL), "yml_load 100 levels deep");
+	ok(yml_err_is(path, 101, "", "1: nested deeper than 100 levels"),
+	    "yml_load 101 levels deep is an error, not a stack overflow");
+	ok(yml_err_is(path, 0,
+	    "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+	    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+	    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+	    "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
+	    "5: more than 100000 nodes with aliases expanded"),
+	    "yml_load alias bomb is an error at the alias that crosses 100000");
 	unlink(path);
 }
 
@@ -224,7 +290,73 @@ test_nd(const char *dir)
 		jv_free(v);
 	ok(nd_next(&in, &v) == 0, "nd_next EOF");
 	nd_close(&in);
+
+	/* libjq 1.6 leaks the string in this line; nd_next must refuse it
+	 * without calling the leaking parser (ASan and valgrind check). */
+	f = fopen(path, "w");
+	fputs("{\"a\":[1,{\"b\" \"c\"}]}\n{\"d\":\"x\" \"e\":1}\n{\"f\":2}\n", f);
+	fclose(f);
+	ok(nd_open(&in, path) == 0, "nd_open");
+	r1 = nd_next(&in, &v);
+	r2 = nd_next(&in, &v);
+	r3 = nd_next(&in, &v);
+	ok(r1 == -1 && r2 == -1 && r3 == 1 && in.bad == 2,
+	    "nd_next: a value then a string with no separator is an error");
+	if (r3 == 1)
+		jv_free(v);
+	nd_close(&in);
 	unlink(path);
+}
+
+/* jvx_parse: jv_parse_sized without libjq 1.6's leak and with bounded
+ * messages. */
+static const char *
+parse_msg(const char *s, char *buf, size_t len)
+{
+	jv v = jvx_parse(s, (int)strlen(s)), m;
+
+	if (jv_is_valid(v)) {
+		jv_free(v);
+		return "valid";
+	}
+	m = jv_invalid_get_msg(v);
+	snprintf(buf, len, "%s", jv_get_kind(m) == JV_KIND_STRING ?
+	    jv_string_value(m) : "no message");
+	jv_free(m);
+	return buf;
+}
+
+static void
+test_parse(void)
+{
+	char buf[400], want[400], long_[300];
+	jv v, m;
+
+	ok(!strcmp(parse_msg("{\"a\":[1,\"x\"],\"b\":{\"c\":\"d\"}}", buf,
+	    sizeof buf), "valid"), "jvx_parse valid JSON");
+	ok(!strcmp(parse_msg("[1 \"x\"]", buf, sizeof buf),
+	    "Expected separator between values at column 4 (while parsing "
+	    "'[1 \"x\"]')"), "jvx_parse refuses [1 \"x\"] itself");
+	ok(!strcmp(parse_msg("{\"a\":\"x\",\"b\":[\"y\\\"\" \"z\"]}", buf,
+	    sizeof buf), "Expected separator between values at column 21 "
+	    "(while parsing '{\"a\":\"x\",\"b\":[\"y\\\"\" \"z\"]}')"),
+	    "jvx_parse: escaped quotes, the column of the second string");
+	ok(!strcmp(parse_msg("\"a\" \"b\"", buf, sizeof buf), "Unexpected "
+	    "extra JSON values (while parsing '\"a\" \"b\"')"),
+	    "jvx_parse: top-level values are libjq's error");
+	v = jv_parse("{\"bad\"");
+	m = jv_invalid_get_msg(v);
+	snprintf(want, sizeof want, "%s", jv_string_value(m));
+	jv_free(m);
+	ok(!strcmp(parse_msg("{\"bad\"", buf, sizeof buf), want),
+	    "jvx_parse: short text, libjq's message unchanged");
+	memset(long_, 'x', sizeof long_ - 1);
+	long_[0] = '[';
+	long_[sizeof long_ - 1] = '\0';
+	parse_msg(long_, buf, sizeof buf);
+	ok(strlen(buf) < 150 && strstr(buf, "(while parsing '[xxx") != NULL &&
+	    strstr(buf, "xxx...')") != NULL,
+	    "jvx_parse: long text quoted as its first 48 bytes");
 }
 
 int
@@ -238,6 +370,7 @@ main(int argc, char **argv)
 	test_jvx();
 	test_yml(dir);
 	test_nd(dir);
+	test_parse();
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
 }
