@@ -1589,8 +1589,8 @@ h_random(struct conn *c)
 static void
 hostile(struct om *o)
 {
-	static const unsigned long huge[] = { 0x1000000, 0x1000001,
-		0x7fffffff, 0x80000000, 0xffffffff };
+	static const unsigned long huge[] = { 0x1000001, 0x1000000,
+		0x7fffffff, 0x80000000, 0xffffffff };	/* seed 0: 16 MiB */
 	struct conn *c = o->c;
 	char *body = c->out.p + o->start + 4, *p, *q, id[16];
 	size_t n = c->out.len - o->start - 4, k, nf;
@@ -3847,9 +3847,7 @@ rules_apply(struct conn *c, int byid)
 		if (r->hostile != H_NONE) {
 			c->hostile = r->hostile;
 			c->hostile_after = r->hostile_after;
-			/* One stream per connection, the same on every run. */
-			c->rng = r->seed ^ (unsigned long long)c->num *
-			    0x9E3779B97F4A7C15ULL;
+			c->rng = r->seed;	/* the same bytes every time */
 		}
 	}
 }
