@@ -2,16 +2,20 @@
 # Hostile gateway: ib-sim's hostile faults (random bytes, truncated frames,
 # huge length prefixes, short fields, unknown message ids, NUL-less fields,
 # a frame that stops with the socket open) against the IB clients:
-# ib-snapshot and the tws library (test/unit/tws_client.c, the requests
-# ib-snapshot and ib-order make). Each must end with 76 (protocol error) or
-# 75 (deadline): never a signal, never a sanitizer report (make check
-# SANITIZE=1), never a hang (each run is bounded by timeout(1), far beyond
-# its own deadline, so a hang fails the test instead of blocking the suite).
+# ib-snapshot, ib-order and the tws library (test/unit/tws_client.c). Each
+# must end with 76 (protocol error) or 75 (deadline): never a signal, never
+# a sanitizer report (make check SANITIZE=1), never a hang (each run is
+# bounded by timeout(1), far beyond its own deadline, so that a hang fails
+# the test instead of blocking the suite). ib-snapshot and the driver exit
+# with that status; ib-order exits 1 (jobs failed) with it as the job's
+# error.code, as ib-order(1) documents.
 load helper
 
 setup() {
 	cd "$BATS_TEST_TMPDIR"
 	J=$BATS_TEST_TMPDIR/journal.ndjson
+	export REBAL_NOW=2026-03-02T15:00:00Z
+	unset TRADING_MODE IB_HOST IB_PORT
 }
 
 teardown() {
@@ -26,21 +30,17 @@ teardown() {
 	[ "$rc" -eq 0 ]
 }
 
-# hostile_sim RULE...: ib-sim with account DU1234567 holding SPY; the Nth
-# RULE (YAML mapping keys) is the fault of connection N.
+# hostile_sim RULE...: ib-sim on ib-order's worked example (account
+# DU1234567 holding SPY, TLT, GLD); the Nth RULE (jq object keys, e.g.
+# "hostile: stall, hostile_after: 2") is the fault of connection N.
 hostile_sim() {
-	local i=0
-	{
-		echo 'accounts: [{id: DU1234567, cash: 100000,'
-		echo '  positions: [{symbol: SPY, qty: 10, avg_cost: 400}]}]'
-		echo 'symbols: [{symbol: SPY, con_id: 756733, bid: 500, ask: 500.05,'
-		echo '  last: 500.02, close: 499.5, primary_exchange: ARCA}]'
-		echo 'faults:'
-		for r; do
-			i=$((i + 1))
-			echo "  - {connection: $i, $r}"
-		done
-	} >sc.yaml
+	local r rules=
+	for r; do
+		r=$(sed -E 's/hostile: ([a-z_]+)/hostile: "\1"/' <<<"$r")
+		rules="$rules${rules:+,}{$r}"
+	done
+	jq "[$rules] as \$r | .faults = [\$r | to_entries[] |
+	    .value + {connection: (.key + 1)}]" "$DATA/ib-order/sim.json" >sc.yaml
 	start_server SIM ib-sim -f sc.yaml -j "$J"
 }
 
@@ -48,34 +48,52 @@ hostile_sim() {
 # the protocol error first; 1 s where the deadline is an accepted end.
 DL=2
 
-# snap: ib-snapshot of the account (one connection)
+# Each runner uses one connection.
+# snap: ib-snapshot of the account
 snap() {
+	TOOL=ib-snapshot
 	run --separate-stderr timeout 60 ib-snapshot -a DU1234567 \
 	    -H "127.0.0.1:$SIM_PORT" -t "$DL" </dev/null
 }
 
-# lib: the library driver (one connection)
+# order: ib-order selling 10 SPY of the worked example's job
+order() {
+	TOOL=ib-order
+	jq -c --arg r rebal:ev-1:DU1234567 '.plan = {phase: "sell", orders:
+	    [{symbol: "SPY", action: "SELL", qty: 10, type: "MKT", tif: "DAY",
+	    ref: $r}], drift: [], warnings: []}' "$DATA/ib-order/job.json" \
+	    >job.json
+	run --separate-stderr timeout 60 ib-order -x -H "127.0.0.1:$SIM_PORT" \
+	    -t "$DL" job.json
+}
+
+# lib: the library driver
 lib() {
+	TOOL=lib
 	run --separate-stderr timeout 60 "$TOP/test/unit/tws_client" \
 	    "$SIM_PORT" "$DL"
 }
 
-# ended STATUS...: the last run exited with one of STATUS, said why on
-# stderr, and no sanitizer spoke; an ib-snapshot run also wrote the failed
-# job with that code
+# ended CODE...: the last run ended with one of CODE, said why on stderr,
+# and no sanitizer spoke; the tools also wrote the failed job with it.
 ended() {
-	local s ok=
-	for s; do
-		[ "$status" -eq "$s" ] && ok=1
-	done
-	[ -n "$ok" ] || fail "exit $status, want $*: $stderr"
+	local c code=$status ok=
 	! grep -E 'Sanitizer|runtime error' <<<"$stderr" ||
 	    fail "sanitizer: $stderr"
-	[ -n "$stderr" ] || fail "nothing on stderr"
-	if [ -n "$output" ]; then
-		assert_equal "$(jq -c '[.status, .error.code]' <<<"$output")" \
-		    "[\"failed\",$status]"
+	[ -n "$stderr" ] || fail "$TOOL exit $status, nothing on stderr"
+	if [ "$TOOL" != lib ]; then
+		code=$(jq -r 'select(.status == "failed") | .error.code' \
+		    <<<"$output")
+		if [ "$TOOL" = ib-order ]; then
+			[ "$status" -eq 1 ] || fail "ib-order exit $status"
+		else
+			[ "$status" -eq "$code" ] || fail "exit $status, job $code"
+		fi
 	fi
+	for c; do
+		[ "$code" = "$c" ] && ok=1
+	done
+	[ -n "$ok" ] || fail "$TOOL ended $code (exit $status), want $*: $stderr"
 }
 
 @test "hostile faults: the scenario names a kind; seed and hostile_after need one" {
@@ -102,22 +120,29 @@ ended() {
 	for i in $(seq 10); do
 		rules+=("hostile: random, seed: $i, hostile_after: $((i % 6))")
 	done
-	hostile_sim "${rules[@]}" "${rules[@]:0:4}"
+	# 1-10 ib-snapshot, 11-16 ib-order, 17-20 the library
+	hostile_sim "${rules[@]}" "${rules[@]:0:6}" "${rules[@]:0:4}"
 	for i in $(seq 10); do
 		snap
+		ended 75 76
+	done
+	for i in $(seq 6); do
+		order
 		ended 75 76
 	done
 	for i in $(seq 4); do
 		lib
 		ended 75 76
 	done
-	# connections N and N + 10 had the same rule: the same first burst
+	# connections N, N + 10 and N + 16 had the same rule: the same first
+	# burst of random bytes, whatever reply it replaced
 	first() {
 		jq -c "select(.conn == $1 and .msg == \"HOSTILE\") | .bytes" \
 		    "$J" | head -1
 	}
 	for i in 1 2 3 4; do
 		assert_equal "$(first $((i + 10)))" "$(first $i)"
+		assert_equal "$(first $((i + 16)))" "$(first $i)"
 	done
 	# ... and other seeds other bytes
 	run jq -s '[.[] | select(.msg == "HOSTILE" and .conn <= 10)] |
@@ -125,18 +150,34 @@ ended() {
 	[ "$output" -gt 4 ]
 }
 
-@test "truncated frames, then the close: 76 (not 69, a clean close)" {
+# placed_once N: connection N placed exactly one order
+placed_once() {
+	assert_equal "$(jq -s "map(select(.conn == $1 and
+	    .msg == \"PLACE_ORDER\")) | length" "$J")" 1
+}
+
+@test "truncated frames, then the close: 76" {
 	hostile_sim 'hostile: truncated' 'hostile: truncated, hostile_after: 1' \
 	    'hostile: truncated, hostile_after: 3' \
-	    'hostile: truncated' 'hostile: truncated, hostile_after: 1' \
-	    'hostile: truncated, hostile_after: 5'
+	    'hostile: truncated, hostile_after: 2' \
+	    'hostile: truncated, hostile_after: 5' \
+	    'hostile: truncated, hostile_after: 1' \
+	    'hostile: truncated, hostile_after: 4'
 	for i in 1 2 3; do
 		snap
 		ended 76
 		assert_equal "$(jq -r .error.message <<<"$output")" \
 		    'gateway closed the connection inside a frame: stream corrupt'
 	done
-	for i in 1 2 3; do
+	for i in 4 5; do
+		order
+		ended 76
+	done
+	# the order went out before the garbage: one order, said to be working
+	placed_once 5
+	assert_equal "$(jq -r .error.message <<<"$output")" \
+	    'gateway closed the connection inside a frame: stream corrupt; SELL 10 SPY still working after the deadline of 2 s, filled 0'
+	for i in 6 7; do
 		lib
 		ended 76
 	done
@@ -151,7 +192,9 @@ ended() {
 	    'hostile: huge_length, hostile_after: 4, seed: 3' \
 	    'hostile: huge_length, hostile_after: 6, seed: 2' \
 	    'hostile: huge_length, hostile_after: 3, seed: 1' \
-	    'hostile: huge_length' 'hostile: huge_length, hostile_after: 2, seed: 2'
+	    'hostile: huge_length, hostile_after: 2' \
+	    'hostile: huge_length, hostile_after: 5, seed: 2' \
+	    'hostile: huge_length' 'hostile: huge_length, hostile_after: 2'
 	for i in 1 2 3 4 5 6; do
 		snap
 		ended 76
@@ -159,6 +202,11 @@ ended() {
 		    'frame longer than 16 MiB: stream corrupt'
 	done
 	for i in 7 8; do
+		order
+		ended 76
+	done
+	placed_once 8
+	for i in 9 10; do
 		lib
 		ended 76
 	done
@@ -180,6 +228,9 @@ ended() {
 	    'hostile: short_fields, hostile_after: 4' \
 	    'hostile: short_fields, hostile_after: 7' \
 	    'hostile: short_fields, hostile_after: 1' \
+	    'hostile: short_fields, hostile_after: 3' \
+	    'hostile: short_fields, hostile_after: 5' \
+	    'hostile: short_fields, hostile_after: 1' \
 	    'hostile: short_fields, hostile_after: 3'
 	snap
 	ended 75
@@ -189,7 +240,13 @@ ended() {
 		ended 76
 		assert_output --partial '"message":"malformed '
 	done
-	for i in 6 7; do
+	for i in 6 7 8; do
+		order
+		ended 76
+		assert_output --partial 'malformed '
+	done
+	placed_once 8
+	for i in 9 10; do
 		lib
 		ended 76
 	done
@@ -198,6 +255,8 @@ ended() {
 @test "unknown message ids are skipped: 75 at the deadline (as a server version: 76)" {
 	hostile_sim 'hostile: unknown_ids' \
 	    'hostile: unknown_ids, hostile_after: 1' \
+	    'hostile: unknown_ids, hostile_after: 2' \
+	    'hostile: unknown_ids, hostile_after: 5' \
 	    'hostile: unknown_ids, hostile_after: 2' \
 	    'hostile: unknown_ids, hostile_after: 5' \
 	    'hostile: unknown_ids, hostile_after: 1' \
@@ -211,6 +270,13 @@ ended() {
 		ended 75
 	done
 	for i in 5 6; do
+		order
+		ended 75
+	done
+	# the order went out; its cancel too, but nothing came back
+	placed_once 6
+	assert_output --partial 'SELL 10 SPY still working (cancel not confirmed)'
+	for i in 7 8; do
 		lib
 		ended 75
 	done
@@ -221,14 +287,23 @@ ended() {
 
 @test "fields without their NULs: 76" {
 	hostile_sim 'hostile: no_nul' 'hostile: no_nul, hostile_after: 2' \
-	    'hostile: no_nul, hostile_after: 4' 'hostile: no_nul, hostile_after: 7' \
-	    'hostile: no_nul, hostile_after: 1' 'hostile: no_nul, hostile_after: 3'
+	    'hostile: no_nul, hostile_after: 4' \
+	    'hostile: no_nul, hostile_after: 7' \
+	    'hostile: no_nul, hostile_after: 2' \
+	    'hostile: no_nul, hostile_after: 5' \
+	    'hostile: no_nul, hostile_after: 1' \
+	    'hostile: no_nul, hostile_after: 3'
 	for i in 1 2 3 4; do
 		snap
 		ended 76
 		assert_output --partial '"message":"malformed '
 	done
 	for i in 5 6; do
+		order
+		ended 76
+	done
+	placed_once 6
+	for i in 7 8; do
 		lib
 		ended 76
 	done
@@ -236,14 +311,23 @@ ended() {
 
 @test "a frame that stops mid-way on an open socket: 75 at the deadline" {
 	hostile_sim 'hostile: stall' 'hostile: stall, hostile_after: 1' \
-	    'hostile: stall, hostile_after: 2' 'hostile: stall, hostile_after: 7' \
-	    'hostile: stall, hostile_after: 1' 'hostile: stall, hostile_after: 4'
+	    'hostile: stall, hostile_after: 2' \
+	    'hostile: stall, hostile_after: 7' \
+	    'hostile: stall, hostile_after: 2' \
+	    'hostile: stall, hostile_after: 5' \
+	    'hostile: stall, hostile_after: 1' \
+	    'hostile: stall, hostile_after: 4'
 	DL=1
 	for i in 1 2 3 4; do
 		snap
 		ended 75
 	done
 	for i in 5 6; do
+		order
+		ended 75
+	done
+	placed_once 6
+	for i in 7 8; do
 		lib
 		ended 75
 	done
