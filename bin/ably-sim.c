@@ -523,6 +523,37 @@ ws_send(struct pss *p, jv msg)
 	free(s);
 }
 
+/* Send N bytes of S as one text frame, JSON or not (the hostile faults),
+ * unless P is silent or closing; journaled as the FAULT and the size. */
+static void
+ws_send_raw(struct pss *p, const char *fault, const char *s, size_t n)
+{
+	if (p->silent || p->closing)
+		return;
+	if (journal != NULL)
+		jlog(JV_OBJECT(jv_string("dir"), jv_string("out"),
+		    jv_string("conn"), jv_string(connid(p)),
+		    jv_string("transport"), jv_number(p->tno),
+		    jv_string("fault"), jv_string(fault),
+		    jv_string("bytes"), jv_number((double)n)));
+	enqueue(p, s, n, 0);
+}
+
+/* A HEARTBEAT padded to N bytes of JSON (N >= 32). */
+static void
+ws_send_oversized(struct pss *p, size_t n)
+{
+	static const char head[] = "{\"action\":0,\"id\":\"", tail[] = "\"}";
+	char *b = xmalloc(n);
+
+	memcpy(b, head, sizeof head - 1);
+	memset(b + sizeof head - 1, 'x', n - (sizeof head - 1) -
+	    (sizeof tail - 1));
+	memcpy(b + n - (sizeof tail - 1), tail, sizeof tail - 1);
+	ws_send_raw(p, "oversized_frame", b, n);
+	free(b);
+}
+
 static void
 queue_free(struct pss *p)
 {
@@ -1923,6 +1954,23 @@ sim_fault(struct pss *p)
 		} else if (strcmp(f, "update") == 0) {
 			send_connected(t, jv_null(), 0);
 			n++;
+		} else if (strcmp(f, "malformed_json") == 0) {
+			/* A MESSAGE cut short, unless the text is given. */
+			const char *x = jvx_str(req, "text");
+
+			if (x == NULL)
+				x = "{\"action\":15,\"channel\":\"";
+			ws_send_raw(t, f, x, strlen(x));
+			n++;
+		} else if (strcmp(f, "oversized_frame") == 0) {
+			long long size = jnum(req, "size", 16777217, &bad);
+
+			if (size < 32 || size > 256 << 20) {
+				bad = 1;
+			} else {
+				ws_send_oversized(t, (size_t)size);
+				n++;
+			}
 		} else if (strcmp(f, "detached") == 0)
 			n += atts_of(req, t, f_detached, req);
 		else if (strcmp(f, "attached") == 0)
@@ -1933,6 +1981,8 @@ sim_fault(struct pss *p)
 	if (strcmp(f, "drop") == 0 || strcmp(f, "close") == 0 ||
 	    strcmp(f, "disconnected") == 0 || strcmp(f, "error") == 0 ||
 	    strcmp(f, "silent") == 0 || strcmp(f, "update") == 0 ||
+	    strcmp(f, "malformed_json") == 0 ||
+	    strcmp(f, "oversized_frame") == 0 ||
 	    strcmp(f, "detached") == 0 || strcmp(f, "attached") == 0 ||
 	    strcmp(f, "channel_error") == 0)
 		;

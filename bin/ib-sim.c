@@ -142,12 +142,21 @@ struct event {
 	int auction, fired;
 };
 
+/* Hostile output (faults: hostile), what replaces the frames sent. */
+enum { H_NONE, H_RANDOM, H_TRUNCATED, H_HUGE, H_SHORT, H_UNKNOWN, H_NONUL,
+	H_STALL };
+static const char *const h_name[] = { "", "random", "truncated",
+	"huge_length", "short_fields", "unknown_ids", "no_nul", "stall", NULL };
+
 /* Connection fault rule. */
 struct rule {
 	int *conns, nconns;	/* connection numbers, none = every one */
 	int client;		/* -1 every client id */
 	int refuse, dup;
 	long silent_after, disconnect_after, pacing;	/* -1 unset */
+	int hostile;		/* H_*, H_NONE unset */
+	long hostile_after;
+	unsigned long long seed;
 };
 
 struct latency {
@@ -189,6 +198,9 @@ struct conn {
 	/* faults */
 	int refuse, dup;
 	long silent_after, disconnect_after, pacing;
+	int hostile;
+	long hostile_after;
+	unsigned long long rng;		/* hostile PRNG state */
 	double *rate;
 	long nrate, rpos;
 	/* state */
@@ -1054,9 +1066,11 @@ sc_rule(jv o, jv path)
 {
 	static const char *const keys[] = { "connection", "client_id",
 		"not_logged_in", "duplicate_client_id", "silent_after",
-		"disconnect_after", "pacing", NULL };
+		"disconnect_after", "pacing", "hostile", "hostile_after", "seed",
+		NULL };
 	struct rule r;
 	long long v;
+	char *h;
 	jv c;
 
 	memset(&r, 0, sizeof r);
@@ -1094,9 +1108,30 @@ sc_rule(jv o, jv path)
 		r.disconnect_after = (long)v;
 	if (sc_int(o, path, "pacing", &v, 0, 100000))
 		r.pacing = (long)v;
+	if ((h = sc_str(o, path, "hostile")) != NULL) {
+		for (r.hostile = H_RANDOM; h_name[r.hostile] != NULL;
+		    r.hostile++)
+			if (strcmp(h, h_name[r.hostile]) == 0)
+				break;
+		free(h);
+		if (h_name[r.hostile] == NULL)
+			sc_fail(pk(path, "hostile"), "hostile: expected random, "
+			    "truncated, huge_length, short_fields, unknown_ids, "
+			    "no_nul or stall");
+	}
+	if (sc_int(o, path, "hostile_after", &v, 0, LONG_MAX))
+		r.hostile_after = (long)v;
+	if (sc_int(o, path, "seed", &v, 0, 1LL << 53))
+		r.seed = (unsigned long long)v;
+	if (r.hostile == H_NONE && (sc_has(o, "hostile_after") ||
+	    sc_has(o, "seed")))
+		sc_fail(jv_copy(path), "hostile_after and seed need hostile");
 	if (r.client >= 0 && (r.refuse || r.silent_after == 0))
 		sc_fail(jv_copy(path), "client_id: not_logged_in and "
 		    "silent_after 0 act before the client id is known");
+	if (r.client >= 0 && r.hostile != H_NONE && r.hostile_after == 0)
+		sc_fail(jv_copy(path), "client_id: hostile_after 0 acts "
+		    "before the client id is known");
 	PUSH(g.rules, g.nrules, g.cap_rules, r);
 	jv_free(path);
 }
@@ -1486,6 +1521,150 @@ om_pad(struct om *o, const char *kinds)
 		}
 }
 
+/* Hostile output: the frame just built, c->out.p[start..len), is replaced
+ * by garbage of the connection's kind. The random kinds draw on splitmix64
+ * seeded from the scenario, so a run is reproducible. */
+static unsigned long long
+h_rand(struct conn *c)
+{
+	unsigned long long z = (c->rng += 0x9E3779B97F4A7C15ULL);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+static void
+h_len(struct conn *c, size_t start, unsigned long n)
+{
+	unsigned char *p = (unsigned char *)c->out.p + start;
+
+	p[0] = n >> 24 & 0xff;
+	p[1] = n >> 16 & 0xff;
+	p[2] = n >> 8 & 0xff;
+	p[3] = n & 0xff;
+}
+
+/* Random frames: mostly an id the client decodes, then random bytes (NULs
+ * and digits frequent, so that fields come and go); now and then bytes
+ * with no framing at all. */
+static void
+h_random(struct conn *c)
+{
+	static const int ids[] = { 1, 2, 3, 4, 5, 9, 10, 11, 15, 45, 46, 49,
+		52, 53, 55, 57, 58, 59, 61, 62, 63, 64, 71, 72, 73, 74, 81 };
+	unsigned long long r;
+	char b, num[16];
+	int k, n, i;
+
+	for (k = 1 + (int)(h_rand(c) % 3); k > 0; k--) {
+		if (h_rand(c) % 16 == 0) {
+			for (n = 1 + (int)(h_rand(c) % 64); n > 0; n--) {
+				b = (char)(h_rand(c) & 0xff);
+				twsf_raw(&c->out, &b, 1);
+			}
+			continue;
+		}
+		twsf_begin(&c->out);
+		if (h_rand(c) % 2) {
+			snprintf(num, sizeof num, "%d", ids[h_rand(c) %
+			    (sizeof ids / sizeof ids[0])]);
+			twsf_str(&c->out, num);
+		}
+		n = (int)(h_rand(c) % 257);
+		for (i = 0; i < n; i++) {
+			r = h_rand(c);
+			if (r % 8 == 0)
+				b = '\0';
+			else if (r % 8 < 3)
+				b = (char)('0' + (r >> 8) % 10);
+			else
+				b = (char)(1 + (r >> 8) % 255);
+			twsf_raw(&c->out, &b, 1);
+		}
+		twsf_end(&c->out);
+	}
+}
+
+static void
+hostile(struct om *o)
+{
+	static const unsigned long huge[] = { 0x1000001, 0x1000000,
+		0x7fffffff, 0x80000000, 0xffffffff };	/* seed 0: 16 MiB */
+	struct conn *c = o->c;
+	char *body = c->out.p + o->start + 4, *p, *q, id[16];
+	size_t n = c->out.len - o->start - 4, k, nf;
+	unsigned long long r;
+	unsigned long hl = 0;
+	jv was = jv_object_get(jv_copy(o->j), jv_string("msg"));
+
+	switch (c->hostile) {
+	case H_RANDOM:
+		c->out.len = o->start;
+		h_random(c);
+		break;
+	case H_TRUNCATED:
+		c->out.len = o->start + 4 + n / 2;
+		c->closing = 1;
+		c->silent = 1;
+		c->why = "hostile: truncated";
+		break;
+	case H_STALL:
+		c->out.len = o->start + 4 + n / 2;
+		c->silent = 1;
+		break;
+	case H_HUGE:
+		r = h_rand(c) % 6;
+		hl = r < 5 ? huge[r] : 0x1000000 + (unsigned long)(h_rand(c) %
+		    0xff000000ULL);
+		h_len(c, o->start, hl);
+		c->silent = 1;
+		break;
+	case H_SHORT:
+		/* Half the fields (rounded down), the message id first. */
+		for (nf = 0, k = 0; k < n; k++)
+			nf += body[k] == '\0';
+		for (nf /= 2, k = 0; nf > 0; k++)
+			nf -= body[k] == '\0';
+		c->out.len = o->start + 4 + k;
+		h_len(c, o->start, (unsigned long)k);
+		break;
+	case H_UNKNOWN:
+		/* No TWS message has id 0 or an id from 200 to 1000000. */
+		r = h_rand(c);
+		snprintf(id, sizeof id, "%llu", r % 8 == 0 ? 0ULL :
+		    200 + (r >> 3) % 999801);
+		k = strlen(body) + 1;
+		p = xmalloc(n - k + 1);
+		memcpy(p, body + k, n - k);
+		c->out.len = o->start + 4;
+		twsf_raw(&c->out, id, strlen(id) + 1);
+		twsf_raw(&c->out, p, n - k);
+		free(p);
+		h_len(c, o->start, (unsigned long)(c->out.len - o->start - 4));
+		break;
+	case H_NONUL:
+		/* The message id, then every other field without its NUL. */
+		p = q = body + strlen(body) + 1;
+		for (; p < body + n; p++)
+			if (*p != '\0')
+				*q++ = *p;
+		c->out.len = (size_t)(q - c->out.p);
+		h_len(c, o->start, (unsigned long)(q - body));
+		break;
+	}
+	jv_free(o->j);
+	o->j = jhead(c, "out", "HOSTILE");
+	o->j = jv_object_set(o->j, jv_string("mode"),
+	    jv_string(h_name[c->hostile]));
+	o->j = jv_object_set(o->j, jv_string("was"), was);
+	o->j = jv_object_set(o->j, jv_string("bytes"),
+	    jv_number((double)(c->out.len - o->start)));
+	if (hl != 0)
+		o->j = jv_object_set(o->j, jv_string("length"),
+		    jv_number((double)hl));
+}
+
 static void
 om_end(struct om *o)
 {
@@ -1499,6 +1678,8 @@ om_end(struct om *o)
 		jv_free(o->j);
 		return;
 	}
+	if (c->hostile != H_NONE && c->msgs >= c->hostile_after)
+		hostile(o);
 	due = now_ms() + cur_latency;
 	if (due < c->last_due)
 		due = c->last_due;
@@ -3663,6 +3844,11 @@ rules_apply(struct conn *c, int byid)
 			c->disconnect_after = r->disconnect_after;
 		if (r->pacing >= 0)
 			c->pacing = r->pacing;
+		if (r->hostile != H_NONE) {
+			c->hostile = r->hostile;
+			c->hostile_after = r->hostile_after;
+			c->rng = r->seed;	/* the same bytes every time */
+		}
 	}
 }
 

@@ -143,6 +143,19 @@ wait_io(struct tws *t, double deadline)
 	return 1;
 }
 
+/* End of file: 69 after whole frames; 76 inside one (the gateway cut a
+ * frame short: the stream is corrupt). */
+static void
+eof_err(struct tws *t)
+{
+	if (t->in.len > t->in.off)
+		seterr(&t->err, EX_PROTOCOL, 0, "gateway closed the "
+		    "connection inside a frame: stream corrupt");
+	else
+		seterr(&t->err, EX_UNAVAILABLE, 0,
+		    "gateway closed the connection");
+}
+
 /* The next frame from the socket (not the backlog). 1 frame, 0 deadline,
  * -1 error (t->err). */
 static int
@@ -162,8 +175,7 @@ read_frame(struct tws *t, double deadline, struct twsf_msg *f)
 			return -1;
 		}
 		if (t->eof) {
-			seterr(&t->err, EX_UNAVAILABLE, 0,
-			    "gateway closed the connection");
+			eof_err(t);
 			return -1;
 		}
 		rc = wait_io(t, deadline);
@@ -331,7 +343,7 @@ handshake(struct tws *t, double deadline, struct tws_err *e)
 		}
 		if (rc < 0) {
 			*e = t->err;
-			if (t->eof)
+			if (t->eof && e->status == EX_UNAVAILABLE)
 				seterr(e, EX_UNAVAILABLE, 0, "gateway closed the "
 				    "connection during the handshake");
 			return -1;
@@ -395,7 +407,7 @@ tws_connect(const char *host, const char *port, int client_id,
 		}
 		if (rc < 0) {
 			*e = t->err;
-			if (t->eof)
+			if (t->eof && e->status == EX_UNAVAILABLE)
 				seterr(e, EX_UNAVAILABLE, 0, "gateway closed the "
 				    "connection after START_API (not logged "
 				    "in, API disabled or host not trusted?)");
@@ -570,8 +582,7 @@ tws_flush(struct tws *t, double deadline)
 		if (!tws_pending(t))
 			return 1;
 		if (t->eof) {
-			seterr(&t->err, EX_UNAVAILABLE, 0,
-			    "gateway closed the connection");
+			eof_err(t);
 			return -1;
 		}
 		rc = wait_io(t, deadline);

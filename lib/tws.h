@@ -81,7 +81,7 @@ double tws_clock(void);
  * DEADLINE. NULL on failure, with *E set: 69 (refused, unreachable, or the
  * gateway closed the socket: not logged in or not trusted), 75 (deadline;
  * or code 326: the client id is in use, retry shortly), 76 (server version
- * not 176, or a malformed reply). Messages that arrive during the wait
+ * not 176, a malformed reply, or a close inside a frame). Messages that arrive during the wait
  * (farm notices, replayed orders) are handed out by tws_poll later. */
 struct tws *tws_connect(const char *host, const char *port, int client_id,
     double deadline, struct tws_err *e);
@@ -100,8 +100,8 @@ void tws_close(struct tws *t);
  * meanwhile. 1: *M is the message (valid until the next tws_poll or
  * tws_close; unknown message ids are skipped); 0: the deadline passed;
  * -1: t->err says why (69 the gateway closed the connection, 74 a socket
- * error, 76 a frame over 16 MiB or a message with missing or malformed
- * fields). NEXT_VALID_ID and MANAGED_ACCTS update the fields above before
+ * error, 76 a frame over 16 MiB, a close inside a frame, or a message with
+ * missing or malformed fields). NEXT_VALID_ID and MANAGED_ACCTS update the fields above before
  * they are returned. */
 int tws_poll(struct tws *t, double deadline, struct twsm_msg **m);
 /* Write every queued frame (paced) before DEADLINE, keeping what arrives

@@ -423,6 +423,26 @@ srv_oversize(void)
 	srv_wait_eof();
 }
 
+/* A frame cut short, then the close (ib-sim hostile: truncated). */
+static void
+srv_close_in_frame(void)
+{
+	srv_ready();
+	srv_raw("\0\0\0\x0a" "49\0" "1\0", 6);
+}
+
+static void
+srv_close_in_handshake(void)
+{
+	size_t four = 4;
+	char api[4];
+
+	if (!srv_fill(have_raw, &four) || !twsf_take(&srd, api, 4))
+		srv_fail("no API\\0 prefix");
+	srv_expect("v100..176");
+	srv_raw("\0\0\0\x1a" "176\0" "2026", 12);
+}
+
 static void
 srv_close_later(void)
 {
@@ -515,6 +535,25 @@ test_failures(void)
 		tws_close(t);
 	} else
 		ok(0, "connect for oversize");
+	served(pid);
+
+	pid = serve(srv_close_in_frame);
+	t = dial(10, &e);
+	if (t != NULL) {
+		tws_poll(t, tws_clock() + 10, &m);	/* the notice */
+		ok(tws_poll(t, tws_clock() + 10, &m) == -1 &&
+		    t->err.status == 76, "a close inside a frame: 76");
+		printf("#   %s\n", t->err.msg);
+		tws_close(t);
+	} else
+		ok(0, "connect for close inside a frame");
+	served(pid);
+
+	pid = serve(srv_close_in_handshake);
+	t = dial(10, &e);
+	ok(t == NULL && e.status == 76,
+	    "a close inside the handshake reply: 76");
+	printf("#   %s\n", e.msg);
 	served(pid);
 
 	pid = serve(srv_close_later);
