@@ -1321,6 +1321,17 @@ file_slot(struct slot *s, double now)
 		to = S_DONE;
 		item = sp_set(item, "outcome", jv_string("ok"));
 	}
+	/* what went wrong with the whole item, in the worker's log (the
+	 * accounts' own errors are CMD's to say) */
+	if (jv_get_kind(ierr) == JV_KIND_OBJECT) {
+		jv sv = jvx_get(item, "spool");
+
+		warnx("%s: %s: %s%s", s->name, jvx_str(ierr, "message"),
+		    to == S_FAILED ? "failed" : "retried at ",
+		    to == S_FAILED ? "" : jvx_str(sv, "due") ?
+		    jvx_str(sv, "due") : "?");
+		jv_free(sv);
+	}
 file:
 	jv_free(v);
 	jv_free(ierr);

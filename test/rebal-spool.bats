@@ -292,8 +292,10 @@ count() { find "$SP/$1" -type f | wc -l; }
 	kill -KILL $$
 	EOF
 	chmod +x "$BATS_TEST_TMPDIR/killer"
-	run rebal-spool run -1 -- "$BATS_TEST_TMPDIR/killer"
+	run --separate-stderr rebal-spool run -1 -- "$BATS_TEST_TMPDIR/killer"
 	assert_failure 75
+	# the worker's log says what happened and when it is tried again
+	assert_equal "$stderr" "rebal-spool: sig: CMD killed by signal 9 (Killed): retried at 2026-03-02T15:01:00Z"
 	run jq -r '.spool.error.message' "$SP/deferred/sig"
 	assert_output --partial 'CMD killed by signal 9'
 }
