@@ -57,12 +57,12 @@ fx_deadlines() {
 # fx_ib_yaml [YAML...]: the base ib-sim scenario, with the YAML lines given
 # appended (faults:, events:, ...). Per-symbol keys come from FX_AAA, FX_BBB,
 # FX_OLD, FX_CCC (", key: value" text added to the symbol's mapping); the
-# clock from FX_CLOCK.
+# clock from FX_CLOCK, the latency from FX_LATENCY.
 fx_ib_yaml() {
 	local hours='liquid_hours: "09:30-16:00", trading_hours: "04:00-20:00"'
 	cat <<-EOF
 	clock: ${FX_CLOCK:-{at: 2026-03-02T15:00:00Z, speed: 1\}}
-	latency_ms: 2
+	latency_ms: ${FX_LATENCY:-2}
 	accounts:
 	  - id: DU111111
 	    cash: 10000
@@ -296,4 +296,64 @@ fx_log_has() {
 		cat "$(fx_last_run)/log/$1.log" >&2
 		return 1
 	}
+}
+
+# fx_tree PID: PID and its descendants, one "pid ppid comm" line each.
+fx_tree() {
+	ps -e -o pid= -o ppid= -o comm= | awk -v root="$1" '
+	    { pid[NR] = $1; ppid[NR] = $2; comm[NR] = $3 }
+	    END {
+		keep[root] = 1
+		do {
+			n = 0
+			for (i = 1; i <= NR; i++)
+				if (!(pid[i] in keep) && (ppid[i] in keep)) {
+					keep[pid[i]] = 1; n++
+				}
+		} while (n > 0)
+		for (i = 1; i <= NR; i++)
+			if (pid[i] in keep)
+				print pid[i], ppid[i], comm[i]
+	    }'
+}
+
+# fx_crash ROOT NAME: SIGKILL the topmost process called NAME in the tree
+# of ROOT (the process the test started); FX_ORPHANS gets every pid of the
+# tree, so that fx_orphans_gone can wait for what survives it.
+fx_crash() {
+	local tree victim
+	tree=$(fx_tree "$1")
+	victim=$(awk -v n="$2" '$3 == n { p[$1] = $2; c[$1] = 1 }
+	    END { for (i in c) if (!(p[i] in c)) print i }' <<<"$tree")
+	if [ -z "$victim" ] || [ "$(wc -w <<<"$victim")" -ne 1 ]; then
+		echo "fx_crash: no single $2 in: $tree" >&2
+		return 1
+	fi
+	FX_ORPHANS=$(awk '{ print $1 }' <<<"$tree" | tr '\n' ' ')
+	kill -KILL "$victim"
+}
+
+# fx_orphans_gone: every process of the crashed tree has ended (bounded).
+fx_orphans_gone() {
+	local p
+	for p in $FX_ORPHANS; do
+		fx_wait 60 eval "! kill -0 $p" || return 1
+	done
+}
+
+# fx_stage ACCOUNT: the stage the account is at in the newest run.
+fx_stage() {
+	cat "$(fx_last_run)/stage/$1" 2>/dev/null
+}
+
+# fx_not_above_target ACCOUNT SYMBOL WEIGHT PRICE: the final holding is
+# worth at most its target share of the net liquidation, plus the drift
+# threshold (0.5 %) and one share: a retry never overshoots the target.
+fx_not_above_target() {
+	jq -e --arg a "$1" --arg s "$2" --argjson w "$3" --argjson p "$4" '
+	  .accounts[] | select(.id == $a) | .net_liquidation as $v |
+	  ([.positions[] | select(.symbol == $s) | .qty] | add // 0) as $q |
+	  if $q * $p <= ($w + 0.005) * $v + $p then true
+	  else "\($a) \($s): \($q) shares worth \($q * $p) above \($w) of \($v)" | stderr | false end' \
+	    ib-final.json >/dev/null
 }
