@@ -14,14 +14,10 @@ setup() {
 	fx_alloc
 	fx_ib
 	export ABLY_SIM_KEYS=$KEY
-	LS_PID= ADD_PID=
+	command -v ably-listen >/dev/null || skip "ably-listen not built yet"
 }
 
 teardown() {
-	local p
-	for p in ${LS_PID:-} ${ADD_PID:-} ${DAEMON_PID:-}; do
-		kill -KILL "$p" 2>/dev/null || true
-	done
 	fx_teardown
 }
 
@@ -39,6 +35,7 @@ listen() {
 	ADD_PID=$!
 	ABLY_API_KEY=$KEY ably-listen -T -H "127.0.0.1:$AB_PORT" s1 >ev.fifo 2>>listen.err &
 	LS_PID=$!
+	FX_PIDS="${FX_PIDS:-} $ADD_PID $LS_PID"
 }
 
 # stop_listen: SIGTERM to ably-listen; $status is its exit status, $add
@@ -49,7 +46,6 @@ stop_listen() {
 	wait "$LS_PID" || status=$?
 	add=0
 	wait "$ADD_PID" || add=$?
-	LS_PID= ADD_PID=
 }
 
 sim_wait() {
@@ -162,7 +158,6 @@ m2 done ok history"
 	wait "$LS_PID" || true
 	# rebal-spool add ends with its input, having stored what it read
 	wait "$ADD_PID"
-	LS_PID= ADD_PID=
 	pub m2
 	listen
 	fx_wait 20 in_spool m2

@@ -11,11 +11,9 @@ load faults
 setup() {
 	fx_setup
 	fx_alloc
-	W=
 }
 
 teardown() {
-	[ -z "$W" ] || kill -KILL "$W" 2>/dev/null || true
 	fx_teardown
 }
 
@@ -31,6 +29,7 @@ stage_is() {
 worker() {
 	rebal-spool run -1 -- rebal-run >w.out 2>w.err &
 	W=$!
+	FX_PIDS="${FX_PIDS:-} $W"
 }
 
 # crash VICTIM STAGE [JQ]: once DU111111 is at STAGE (and the journal has a
@@ -43,7 +42,6 @@ crash() {
 	fx_crash "$W" "$1"
 	wrc=0
 	wait "$W" || wrc=$?
-	W=
 	fx_orphans_gone
 }
 

@@ -95,9 +95,11 @@ fx_alloc() {
 	export ALLOCATIONS_BASE_URL=http://127.0.0.1:$AL_PORT
 }
 
+# fx_teardown: stop the simulators, and whatever the test started in the
+# background (FX_PIDS and their descendants) and left running.
 fx_teardown() {
 	local p
-	for p in ${FX_PIDS:-}; do
+	for p in $(for p in ${FX_PIDS:-}; do fx_tree "$p"; done | awk '{ print $1 }'); do
 		kill -KILL "$p" 2>/dev/null || true
 	done
 	stop_server IB
@@ -105,12 +107,13 @@ fx_teardown() {
 	stop_server AB
 }
 
-# fx_event [ID [EXEC [STRATEGY]]]: one event line, published now.
+# fx_event [ID [EXEC [STRATEGY]]]: one event line, published now (or at
+# FX_PUBLISHED).
 fx_event() {
 	FX_EV=$((FX_EV + 1))
 	printf '{"id":"%s","event_id":"%s","strategy":"%s","exec":"%s","source":"ably","published_at":"%s"}\n' \
 	    "${1:-ev$FX_EV}" "${1:-ev$FX_EV}" "${3:-s1}" "${2:-rebalance}" \
-	    "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	    "${FX_PUBLISHED:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}"
 }
 
 # fx_add [ID [EXEC [STRATEGY]]]: store an event in the spool.
@@ -168,7 +171,8 @@ fx_journal_has() {
 }
 
 # fx_no_lost ID...: every event ID ends in the spool as done, deferred or
-# failed, a failed or deferred one with a reason.
+# failed, a failed or deferred one with a reason (an error, or the reason
+# its pending accounts wait).
 fx_no_lost() {
 	local id item
 	for id in "$@"; do
@@ -179,7 +183,7 @@ fx_no_lost() {
 		fi
 		jq -e '(.state | IN("done", "deferred", "failed")) and
 		    (if .state == "done" then true
-		     else (.error.message // "") != "" end)' <<<"$item" >/dev/null || {
+		     else (.reason // .error.message // "") != "" end)' <<<"$item" >/dev/null || {
 			echo "event $id: $item" >&2
 			return 1
 		}
