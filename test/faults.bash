@@ -11,11 +11,6 @@ FX_EV=0
 # fx_setup: the files of the base scenario in $BATS_TEST_TMPDIR; deadlines
 # shortened for the tests (see fx_deadlines).
 fx_setup() {
-	local t
-	# TEMPORARY: until every tool of the flow is on main
-	for t in ib-snapshot ib-order alloc-fetch alloc-sim rebal-run; do
-		[ -x "$TOP/bin/$t" ] || skip "$t not built yet"
-	done
 	cd "$BATS_TEST_TMPDIR" || return 1
 	export ALLOCATIONS_API_KEY=fx-alloc-key
 	export REBAL_ACCOUNTS=$BATS_TEST_TMPDIR/accounts.yaml
