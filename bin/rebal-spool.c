@@ -518,6 +518,36 @@ copy_sp(jv *o, jv item, const char *key, const char *as)
 	*o = jv_object_set(*o, jv_string(as), sp(item, key));
 }
 
+/* Why the accounts still pending wait ("U1: market closed; U2: ..."), from
+ * the reasons CMD gave for them; null when it gave none. */
+static jv
+pending_reasons(jv item)
+{
+	jv res = sp(item, "results"), out = jv_null();
+
+	if (jv_get_kind(res) != JV_KIND_OBJECT) {
+		jv_free(res);
+		return out;
+	}
+	jv_object_foreach(res, k, r) {
+		const char *why = jvx_str(r, "reason");
+
+		if (!jvx_bool(r, "final", 0) && why != NULL) {
+			int more = jv_get_kind(out) == JV_KIND_STRING;
+			jv s = jv_string_fmt("%s%s%s: %s",
+			    more ? jv_string_value(out) : "", more ? "; " : "",
+			    jv_string_value(k), why);
+
+			jv_free(out);
+			out = s;
+		}
+		jv_free(k);
+		jv_free(r);
+	}
+	jv_free(res);
+	return out;
+}
+
 /* The line ls, add and run print for an item: who, where, how far. */
 static jv
 summary(jv item, int st, const char *name, double now)
@@ -545,6 +575,7 @@ summary(jv item, int st, const char *name, double now)
 	copy_sp(&o, item, "accounts_done", "accounts_done");
 	copy_sp(&o, item, "accounts_pending", "accounts_pending");
 	copy_sp(&o, item, "error", "error");
+	o = jv_object_set(o, jv_string("reason"), pending_reasons(item));
 	return o;
 }
 
@@ -1024,6 +1055,9 @@ apply_result(struct slot *s, jv line, double now)
 		r = jv_object_set(r, jv_string("defer_until"), du);
 	else
 		jv_free(du);
+	if (jvx_str(line, "reason") != NULL)
+		r = jv_object_set(r, jv_string("reason"),
+		    jv_string(jvx_str(line, "reason")));
 	if (failed && s->interrupted)
 		r = jv_object_set(r, jv_string("interrupted"), jv_true());
 	if (jv_get_kind(err) == JV_KIND_OBJECT) {
@@ -1320,6 +1354,17 @@ file_slot(struct slot *s, double now)
 	} else {
 		to = S_DONE;
 		item = sp_set(item, "outcome", jv_string("ok"));
+	}
+	/* what went wrong with the whole item, in the worker's log (the
+	 * accounts' own errors are CMD's to say) */
+	if (jv_get_kind(ierr) == JV_KIND_OBJECT) {
+		jv sv = jvx_get(item, "spool");
+
+		warnx("%s: %s: %s%s", s->name, jvx_str(ierr, "message"),
+		    to == S_FAILED ? "failed" : "retried at ",
+		    to == S_FAILED ? "" : jvx_str(sv, "due") ?
+		    jvx_str(sv, "due") : "?");
+		jv_free(sv);
 	}
 file:
 	jv_free(v);

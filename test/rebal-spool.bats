@@ -210,13 +210,16 @@ count() { find "$SP/$1" -type f | wc -l; }
 	ev m1 s1 | rebal-spool add >/dev/null
 	out '{"account":{"id":"U1"},"status":"ok"}' \
 	    '{"account":{"id":"U2"},"status":"deferred","plan":{"defer_until":"2026-03-03T14:35:00Z"}}' \
-	    '{"account":{"id":"U3"},"status":"deferred","defer_until":"2026-03-03T14:40:00Z"}'
+	    '{"account":{"id":"U3"},"status":"deferred","defer_until":"2026-03-03T14:40:00Z","reason":"market closed"}'
 	rc 75
 	run rebal-spool run -1 -- "$FAKE"
 	assert_failure 75
 	assert_output --partial '"state":"deferred"'
 	run jq -c '[.spool.due,.spool.accounts_done,.spool.accounts_pending]' "$SP/deferred/m1"
 	assert_output '["2026-03-03T14:35:00Z",["U1"],["U2","U3"]]'
+	# why it waits: the reasons CMD gave
+	assert_equal "$(jq -r .spool.results.U3.reason "$SP/deferred/m1")" "market closed"
+	assert_equal "$(rebal-spool ls deferred | jq -r .reason)" "U3: market closed"
 	# not due yet: left alone
 	run rebal-spool run -1 -- "$FAKE"
 	assert_success
@@ -292,8 +295,10 @@ count() { find "$SP/$1" -type f | wc -l; }
 	kill -KILL $$
 	EOF
 	chmod +x "$BATS_TEST_TMPDIR/killer"
-	run rebal-spool run -1 -- "$BATS_TEST_TMPDIR/killer"
+	run --separate-stderr rebal-spool run -1 -- "$BATS_TEST_TMPDIR/killer"
 	assert_failure 75
+	# the worker's log says what happened and when it is tried again
+	assert_equal "$stderr" "rebal-spool: sig: CMD killed by signal 9 (Killed): retried at 2026-03-02T15:01:00Z"
 	run jq -r '.spool.error.message' "$SP/deferred/sig"
 	assert_output --partial 'CMD killed by signal 9'
 }
