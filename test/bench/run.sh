@@ -5,14 +5,16 @@
 #
 # For each N it generates N accounts on one strategy (test/bench/gen.sh),
 # starts ib-sim (reply latency L, fill delay F) and alloc-sim, and runs the
-# same rebalance event through rebal-run with -P N and with -P 1, each run
-# on a fresh gateway, R times (median). From the gateway's journal
+# same rebalance event through rebal-run with -P N and with -P 1 (one run
+# for N = 1, where they are the same), each run on a fresh gateway, R times
+# (median). From the gateway's journal
 # (test/bench/journal.jq) it takes the messages and connections of every
 # account, the dependent request->reply waits on an account's path (the
 # critical-path limit: waits x L + fill waits x F) and the longest pause
 # between a reply and the next request (a tool sleeping on a fixed timer
-# shows there). One more run per N with every tool under /usr/bin/time
-# gives the peak RSS of each tool process. Then rebal-calc on a stream of
+# shows there; one more run under strace counts sleep calls). One more run
+# of the largest N with every C tool under /usr/bin/time gives the peak RSS
+# of each tool process. Then rebal-calc on a stream of
 # 1000 generated jobs, in records per second.
 #
 # Results: a markdown table on stdout, NDJSON in bench-results/ (one record
@@ -51,6 +53,7 @@ done
 
 mkdir -p "$top/bench-results" || die "cannot create bench-results/"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
+began=$(date +%s)
 res=$top/bench-results/$stamp.ndjson
 work=$(mktemp -d "${TMPDIR:-/tmp}/rebal-bench.XXXXXX") || die "mktemp failed"
 ibpid= alpid= trace=
@@ -159,7 +162,8 @@ for n in $NS; do
 	r=1
 	while [ "$r" -le "$R" ]; do
 		run "$n" par "$r"
-		run "$n" seq "$r"
+		# -P 1 is -P N for one account: the same runs count for both
+		[ "$n" -gt 1 ] && run "$n" seq "$r"
 		r=$((r + 1))
 	done
 done
@@ -175,8 +179,9 @@ if command -v strace >/dev/null; then
 	trace=
 fi
 
-# Memory: one more run per N with every C tool under /usr/bin/time (the sh
-# tools are dash; time would count their children's peak as theirs).
+# Memory: one more run of the largest N with every C tool under
+# /usr/bin/time (the sh tools are dash; time would count their children's
+# peak as theirs).
 shim=$work/shim
 mkdir -p "$shim"
 for c in "$top"/bin/*.c; do
@@ -188,16 +193,15 @@ for c in "$top"/bin/*.c; do
 	    "$t" "$f" >"$shim/$t"
 	chmod +x "$shim/$t"
 done
-for n in $NS; do
-	BENCH_RSS=$work/rss-$n.txt
-	export BENCH_RSS
-	: >"$BENCH_RSS"
-	run "$n" par rss "$shim"
-	awk -v n="$n" '$1 !~ /^Command/ && NF >= 2 {
-		if (!($1 in max) || $2 > max[$1]) max[$1] = $2; cnt[$1]++ }
-	    END { for (t in max) printf "{\"type\":\"rss\",\"n\":%d,\"tool\":\"%s\",\"max_kib\":%d,\"processes\":%d}\n", n, t, max[t], cnt[t] }' \
-	    "$BENCH_RSS" >>"$res"
-done
+last=$(echo $NS | tr ' ' '\n' | sort -n | tail -n 1)
+BENCH_RSS=$work/rss.txt
+export BENCH_RSS
+: >"$BENCH_RSS"
+run "$last" par rss "$shim"
+awk -v n="$last" '$1 !~ /^Command/ && NF >= 2 {
+	if (!($1 in max) || $2 > max[$1]) max[$1] = $2; cnt[$1]++ }
+    END { for (t in max) printf "{\"type\":\"rss\",\"n\":%d,\"tool\":\"%s\",\"max_kib\":%d,\"processes\":%d}\n", n, t, max[t], cnt[t] }' \
+    "$BENCH_RSS" >>"$res"
 stop_al() { kill -TERM "$alpid" 2>/dev/null; wait "$alpid" 2>/dev/null; alpid=; }
 stop_al
 
@@ -225,7 +229,7 @@ for p in sell buy all; do
 done
 
 read -r load1 rest </proc/loadavg
-echo "{\"type\":\"end\",\"load_after\":$load1}" >>"$res"
+echo "{\"type\":\"end\",\"load_after\":$load1,\"seconds\":$(( $(date +%s) - began ))}" >>"$res"
 jq -s -f "$here/report.jq" "$res" >"$work/summary.ndjson" || die "report.jq failed"
 cat "$work/summary.ndjson" >>"$res"
 jq -r -s -f "$here/table.jq" "$res" | tee "$top/bench-results/$stamp.md"

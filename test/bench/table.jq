@@ -9,7 +9,7 @@ def row: "| " + join(" | ") + " |";
 | (map(select(.type == "limit")) | first) as $l
 | "## make bench \($m.at) (\($m.commit))",
   "",
-  "\($m.nproc) cores, \($m.cpu), Linux \($m.kernel); load average \($m.load_before) before, \($e.load_after) after; starting a process (fork and exec of /bin/true) takes \($sp.ms) ms here.",
+  "\($m.nproc) cores, \($m.cpu), Linux \($m.kernel); load average \($m.load_before) before, \($e.load_after) after; starting a process (fork and exec of /bin/true) takes \($sp.ms) ms here; the benchmark took \($e.seconds) s.",
   "ib-sim reply latency L = \($m.latency_ms) ms, fill delay F = \($m.fill_ms) ms; each time is the median of \($m.repeats) runs.",
   "",
   (["N", "T(N,par) s", "T(N,seq) s", "T(N,par)/T(1)", "T(N,seq)/T(N,par)",
@@ -25,7 +25,7 @@ def row: "| " + join(" | ") + " |";
   "",
   "Critical path of one account (from the journal): \($l.waits) dependent request→reply waits × \($l.latency_ms) ms + \($l.fills) fill waits × \($l.fill_ms) ms = **\($l.limit_ms) ms** (per connection: \($l.path)). T(1) = \($l.t1_ms) ms = **\($l.t1_over_limit) × the limit**; the account's tools were connected for \($l.at_gateway_ms) ms of it.",
   "",
-  "Peak RSS per tool process (max over all accounts and N): " +
+  "Peak RSS per C tool process (max over the processes of a run with N = \(map(select(.type == "rss_max")) | first | .n)): " +
   (map(select(.type == "rss_max")) | sort_by(-.max_kib)
    | map("\(.tool) \(.max_kib / 1024 * 10 | round / 10) MiB") | join(", ")) + ".",
   "",
