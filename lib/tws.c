@@ -41,8 +41,9 @@ seterr(struct tws_err *e, int status, int code, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Move frames from the pacing queue to the output as tokens allow, then
- * write what the socket takes. -1 on a write error (t->err set). */
+/* Move frames from the pacing queue to the output as the token bucket and
+ * the sliding window allow, then write what the socket takes. -1 on a
+ * write error (t->err set). */
 static int
 pump(struct tws *t)
 {
@@ -56,13 +57,16 @@ pump(struct tws *t)
 		t->tokens = t->burst;
 	t->refill = now;
 	/* Complete frames are q.p[0 .. q.start). */
-	while (t->tokens >= 1 && t->q.start >= 4) {
+	while (t->tokens >= 1 && t->q.start >= 4 &&
+	    now - t->sent[t->sentpos] >= TWS_WINDOW_SECS) {
 		p = (const unsigned char *)t->q.p;
 		n = 4 + ((size_t)p[0] << 24 | (size_t)p[1] << 16 |
 		    (size_t)p[2] << 8 | p[3]);
 		twsf_raw(&t->out, t->q.p, n);
 		twsf_drop(&t->q, n);
 		t->tokens -= 1;
+		t->sent[t->sentpos] = now;
+		t->sentpos = (t->sentpos + 1) % TWS_WINDOW;
 	}
 	while (t->out.len > 0) {
 		w = send(t->fd, t->out.p, t->out.len, MSG_NOSIGNAL);
@@ -84,13 +88,20 @@ pump(struct tws *t)
 	return 0;
 }
 
-/* Seconds until the next pacing token, or -1 when nothing waits for one. */
+/* Seconds until the next frame may be sent (a token and room in the
+ * window), or -1 when nothing waits. */
 static double
 token_wait(const struct tws *t)
 {
-	if (t->q.start < 4 || t->tokens >= 1)
+	double w, s;
+
+	if (t->q.start < 4)
 		return -1;
-	return (1 - t->tokens) / t->rate;
+	w = t->tokens >= 1 ? 0 : (1 - t->tokens) / t->rate;
+	s = t->sent[t->sentpos] + TWS_WINDOW_SECS - tws_clock();
+	if (s > w)
+		w = s;
+	return w > 0 ? w : 0;
 }
 
 /* Wait for the socket until DEADLINE or the next pacing token, and take in
@@ -380,7 +391,7 @@ tws_connect(const char *host, const char *port, int client_id,
 	struct tws *t;
 	struct twsf_msg f;
 	struct twsm_msg m;
-	int fd, rc;
+	int fd, i, rc;
 
 	memset(e, 0, sizeof *e);
 	if ((fd = dial(host, port, deadline, e)) == -1)
@@ -394,6 +405,8 @@ tws_connect(const char *host, const char *port, int client_id,
 	t->burst = TWS_BURST;
 	t->tokens = t->burst;
 	t->refill = tws_clock();
+	for (i = 0; i < TWS_WINDOW; i++)
+		t->sent[i] = t->refill - TWS_WINDOW_SECS;
 	if (handshake(t, deadline, e) == -1)
 		goto fail;
 	twsm_start_api(&t->q, client_id);

@@ -29,10 +29,14 @@
  *	tws_close(t);
  *
  * Sends never block and never sleep: tws_req_* and the other senders queue
- * one frame; tws_poll (and tws_flush) write queued frames while they wait,
- * at most TWS_RATE per second after a burst of TWS_BURST, so that no 1 s
- * window holds more than TWS_RATE + TWS_BURST (< 50) messages. Deadlines
- * are absolute times on tws_clock() (CLOCK_MONOTONIC seconds). */
+ * one frame; tws_poll (and tws_flush) write queued frames while they wait:
+ * a burst of up to TWS_BURST at once, then TWS_RATE per second (a token
+ * bucket), and never more than TWS_WINDOW in any TWS_WINDOW_SECS (a sliding
+ * window over the last sends), so that no 1 s window holds 50 messages even
+ * when arrival times jitter by up to 0.1 s. A tool's whole first round of
+ * requests (a snapshot asks about 30) thus goes out at once instead of
+ * trickling at the sustained rate. Deadlines are absolute times on
+ * tws_clock() (CLOCK_MONOTONIC seconds). */
 #ifndef REBAL_TWS_H
 #define REBAL_TWS_H
 
@@ -40,7 +44,9 @@
 #include "twsm.h"
 
 #define TWS_RATE	40.0	/* messages per second, sustained */
-#define TWS_BURST	5.0	/* messages sent back to back at most */
+#define TWS_BURST	45.0	/* messages sent back to back at most */
+#define TWS_WINDOW	45	/* messages in any TWS_WINDOW_SECS at most */
+#define TWS_WINDOW_SECS	1.1
 #define TWS_REQ_BASE	1000000000LL	/* first request id (order ids are a
 					 * separate, small-numbered space) */
 
@@ -67,6 +73,8 @@ struct tws {
 	struct twsf_buf out;	/* bytes released for writing */
 	struct twsf_buf q;	/* frames waiting for a pacing token */
 	double tokens, refill;	/* token bucket; time of the last refill */
+	double sent[TWS_WINDOW];	/* times of the last sends, a ring; */
+	int sentpos;			/* sent[sentpos] is the oldest */
 	struct twsf_msg *back;	/* frames read while not asked for */
 	int nback, backcap, backhead;
 	struct twsm_msg cur;	/* what the last tws_poll returned */

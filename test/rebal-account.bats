@@ -63,3 +63,61 @@ teardown() {
 	run rebal-account -h
 	assert_success
 }
+
+# A rebalance job for DU1234567 on the demo gateway (open, Friday 15:52 New
+# York), published at $1 (sim time).
+rebalance_job() {
+	jq -c --arg t "$1" '.exec = "rebalance" | .published_at = $t |
+	    .received_at = $t | .allocations = [{symbol: "SPY", weight: 0.5},
+	    {symbol: "QQQ", weight: 0.3}, {symbol: "TLT", weight: 0.2}]' job.json
+}
+
+@test "rebalance: snapshot, gate, sells, a fresh snapshot, buys; every stage in out/" {
+	rebalance_job 2026-11-20T20:51:00Z >r.json
+	run --separate-stderr rebal-account -d run r.json
+	assert_success
+	assert_equal "$(jq -r .status <<<"$output")" ok
+	assert_equal "$(wc -l <run/out/DU1234567.ndjson)" 7
+	assert_equal "$(jq -r '.plan.phase // "-"' run/out/DU1234567.ndjson | tr '\n' ' ')" \
+	    "- - sell sell sell buy buy "
+	# the sells reached the broker before the buys
+	assert_equal "$(placed | awk '{print $3}' | uniq | tr '\n' ' ')" "SELL BUY "
+	assert_equal "$(grep -c ' stage ' run/log/DU1234567.log)" 7
+	run grep -cv '^20[0-9-]*T[0-9:]*Z DU1234567 etf-blend-200-35 ' run/log/DU1234567.log
+	assert_output 0
+}
+
+@test "a stale event is skipped at the gate and passes the later stages untouched" {
+	rebalance_job 2026-11-19T12:00:00Z >r.json
+	run --separate-stderr rebal-account -d run r.json
+	assert_success
+	assert_equal "$(jq -r .status <<<"$output")" skipped
+	assert_equal "$(tail -n 1 run/out/DU1234567.ndjson | jq -r .status)" skipped
+	assert_equal "$(grep -c START_API ib.ndjson)" 1
+	assert_equal "$(placed)" ""
+}
+
+@test "a rebalance deferred at the gate ends the pipeline there: 75" {
+	e2e_stop
+	# Monday 08:00 New York: quotes (trading hours), no liquid session yet
+	sed 's/^clock: .*/clock: {at: 2026-11-23T13:00:00Z}/' "$EX/demo/ib-sim.yaml" >closed.yaml
+	e2e_start closed.yaml
+	rebalance_job 2026-11-23T12:59:00Z >r.json
+	run --separate-stderr rebal-account -d run r.json
+	assert_equal "$status" 75
+	assert_equal "$(jq -r .status <<<"$output")" deferred
+	assert_equal "$(wc -l <run/out/DU1234567.ndjson)" 2
+	assert_equal "$(placed)" ""
+}
+
+@test "a tool that exits non-zero with an ok job fails the job there" {
+	mkdir fake
+	printf '#!/bin/sh\ncat\nexit 3\n' >fake/rebal-gate
+	chmod +x fake/rebal-gate
+	rebalance_job 2026-11-20T20:51:00Z >r.json
+	PATH=$PWD/fake:$PATH run --separate-stderr rebal-account -d run r.json
+	assert_equal "$status" 1
+	assert_equal "$(jq -c '[.status, .error.code, .error.tool]' <<<"$output")" '["failed",3,"gate"]'
+	assert_equal "$(wc -l <run/out/DU1234567.ndjson)" 3
+	assert_equal "$(placed)" ""
+}

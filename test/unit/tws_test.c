@@ -642,6 +642,45 @@ test_pacing(void)
 	ok(served(pid), "server: no 1 s window over 50 messages");
 }
 
+/* A burst: START_API and TWS_WINDOW - 1 requests fill one window. */
+static void
+srv_burst(void)
+{
+	int n = 0;
+	const char *got;
+
+	srv_ready();
+	while ((got = srv_next()) != NULL)
+		if (strcmp(got, "49|1") == 0)
+			n++;
+	if (n != TWS_WINDOW - 1)
+		srv_fail("burst: %d frames, want %d", n, TWS_WINDOW - 1);
+}
+
+static void
+test_burst(void)
+{
+	pid_t pid = serve(srv_burst);
+	struct tws_err e;
+	struct tws *t = dial(10, &e);
+	int i;
+
+	if (!ok(t != NULL, "connect for a burst")) {
+		served(pid);
+		return;
+	}
+	for (i = 0; i < TWS_WINDOW - 1; i++)
+		tws_req_current_time(t);
+	/* A deadline already passed: only what needs no wait is written. */
+	ok(tws_flush(t, tws_clock()) == 1 && !tws_pending(t),
+	    "a window's worth of requests goes out at once");
+	tws_req_current_time(t);
+	ok(tws_flush(t, tws_clock()) == 0 && tws_pending(t),
+	    "one more waits for the window");
+	tws_close(t);
+	ok(served(pid), "server: the burst arrived");
+}
+
 static void
 test_hostport(void)
 {
@@ -674,5 +713,6 @@ main(void)
 	test_session();
 	test_failures();
 	test_pacing();
+	test_burst();
 	return tap_done();
 }

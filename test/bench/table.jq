@@ -1,0 +1,40 @@
+# table.jq: the results of make bench as markdown (jq -r -s).
+
+def s: . / 1000 | . * 100 | round / 100 | tostring;
+def row: "| " + join(" | ") + " |";
+
+(map(select(.type == "machine")) | first) as $m
+| (map(select(.type == "spawn")) | first) as $sp
+| (map(select(.type == "end")) | first) as $e
+| (map(select(.type == "limit")) | first) as $l
+| "## make bench \($m.at) (\($m.commit))",
+  "",
+  "\($m.nproc) cores, \($m.cpu), Linux \($m.kernel); load average \($m.load_before) before, \($e.load_after) after; starting a process (fork and exec of /bin/true) takes \($sp.ms) ms here; the benchmark took \($e.seconds) s.",
+  "ib-sim reply latency L = \($m.latency_ms) ms, fill delay F = \($m.fill_ms) ms; each time is the median of \($m.repeats) runs.",
+  "",
+  (["N", "T(N,par) s", "T(N,seq) s", "T(N,par)/T(1)", "T(N,seq)/T(N,par)",
+    "msgs/account", "conns/account", "max reply→request ms",
+    "max tool→tool ms", "before 1st connect ms", "after last close ms"] | row),
+  (["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"] | row),
+  (map(select(.type == "summary")) | sort_by(.n)[]
+   | [(.n | tostring), (.t_par_ms | s), (.t_seq_ms | s), (.par_over_t1 | tostring),
+      (.seq_over_par | tostring), (.sent_per_account | tostring),
+      (.conns_per_account | tostring), (.gap_ms | tostring),
+      (.between_ms | tostring), (.setup_ms | tostring),
+      (.teardown_ms | tostring)] | row),
+  "",
+  "Critical path of one account (from the journal): \($l.waits) dependent request→reply waits × \($l.latency_ms) ms + \($l.fills) fill waits × \($l.fill_ms) ms = **\($l.limit_ms) ms** (per connection: \($l.path)). T(1) = \($l.t1_ms) ms = **\($l.t1_over_limit) × the limit**; the account's tools were connected for \($l.at_gateway_ms) ms of it.",
+  "",
+  "Peak RSS per C tool process (max over the processes of a run with N = \(map(select(.type == "rss_max")) | first | .n)): " +
+  (map(select(.type == "rss_max")) | sort_by(-.max_kib)
+   | map("\(.tool) \(.max_kib / 1024 * 10 | round / 10) MiB") | join(", ")) + ".",
+  "",
+  "rebal-calc on 1000 generated jobs (about 3 KB each): " +
+  (map(select(.type == "calc_summary")) | sort_by(.phase)
+   | map("-p \(.phase) \(.per_second) records/s (\(.per_cpu_second) per CPU second)")
+   | join(", ")) + ".",
+  "",
+  "| target | value | met |",
+  "| --- | --- | --- |",
+  (map(select(.type == "targets")) | first | .targets[]
+   | "| \(.target) | \(.value) | \(if .met then "yes" else "**no**" end) |")
