@@ -128,3 +128,36 @@ YAML
 	assert_equal "$(jq -r 'select(.status == "failed") | .error.message' out)" "not started: the run was stopped"
 	grep -q "stopping: running accounts finish" err
 }
+
+@test "manual commands on the demo scenario: cancel-orders cancels only rebal orders of the account's client; -n sends nothing; a rebalance trades" {
+	e2e_stop
+	{
+		cat "$EX/demo/ib-sim.yaml"
+		cat <<-'YAML'
+		orders:
+		  - {account: DU1234567, symbol: SPY, action: BUY, qty: 1, type: LMT, limit: 100, ref: "rebal:old:DU1234567", client_id: 1234567, order_id: 10}
+		  - {account: DU1234567, symbol: TLT, action: BUY, qty: 2, type: LMT, limit: 50, ref: manual, client_id: 1234567, order_id: 11}
+		  - {account: DU2345678, symbol: TLT, action: BUY, qty: 3, type: LMT, limit: 50, ref: "rebal:old:DU2345678", client_id: 7, order_id: 12}
+		YAML
+	} >ib.yaml
+	e2e_start "$BATS_TEST_TMPDIR/ib.yaml"
+	run --separate-stderr rebal-run -s etf-blend-200-35 -e cancel-orders
+	assert_success
+	assert_equal "$(jq -r '"\(.account_id) \(.status)"' <<<"$output" | sort | tr '\n' ' ')" "DU1234567 ok DU2345678 ok "
+	assert_equal "$(jq -c 'select(.dir == "in" and (.msg == "CANCEL_ORDER" or .msg == "REQ_GLOBAL_CANCEL")) | [.msg, .order_id]' ib.ndjson)" '["CANCEL_ORDER",10]'
+	assert_equal "$(tail -n 1 "$(last_run)/out/DU1234567.ndjson" | jq -c '[.executions[] | [.order_id, .status]]')" '[[10,"Cancelled"]]'
+	# a dry rebalance plans both phases' first step and places nothing
+	run --separate-stderr rebal-run -n -s etf-blend-200-35 -e rebalance
+	assert_success
+	assert_equal "$(jq -r .status <<<"$output" | sort -u)" ok
+	assert_equal "$(placed)" ""
+	run --separate-stderr rebal-run -s etf-blend-200-35 -e rebalance
+	assert_success
+	assert_equal "$(jq -r '"\(.account_id) \(.status) \(.filled > 0)"' <<<"$output" | sort | tr '\n' ' ')" \
+	    "DU1234567 ok true DU2345678 ok true "
+	assert_equal "$(placed | awk '{ print $1 }' | sort -u | tr '\n' ' ')" "DU1234567 DU2345678 "
+	# every order the rebalance placed carries its event's reference
+	ev=$(jq -r .event <<<"$output" | sort -u)
+	assert_equal "$(jq -r 'select(.dir == "in" and .msg == "PLACE_ORDER") | .ref' ib.ndjson | sort -u)" \
+	    "$(printf 'rebal:%s:DU1234567\nrebal:%s:DU2345678' "$ev" "$ev")"
+}
