@@ -11,6 +11,9 @@
 
 const char *progname = "rebal";
 
+static char **secrets;		/* diag_secret: never printed */
+static size_t nsecrets;
+
 void
 diag_init(const char *argv0)
 {
@@ -22,14 +25,77 @@ diag_init(const char *argv0)
 	progname = s ? s + 1 : argv0;
 }
 
+void
+diag_secret(const char *s)
+{
+	char **v;
+
+	if (s == NULL || strlen(s) < 4)
+		return;
+	if ((v = realloc(secrets, (nsecrets + 1) * sizeof *v)) == NULL ||
+	    (v[nsecrets] = strdup(s)) == NULL)
+		die(EX_SOFTWARE, "diag_secret:");
+	secrets = v;
+	nsecrets++;
+}
+
+/* Replace each registered secret in the string S by "***", in place (a
+ * secret is longer than its replacement). */
+static void
+mask(char *s)
+{
+	size_t i, k;
+	char *p;
+
+	for (i = 0; i < nsecrets; i++) {
+		k = strlen(secrets[i]);
+		while ((p = strstr(s, secrets[i])) != NULL) {
+			memcpy(p, "***", 3);
+			memmove(p + 3, p + k, strlen(p + k) + 1);
+		}
+	}
+}
+
+char *
+diag_mask(const char *s, size_t n)
+{
+	char *t;
+
+	n = strnlen(s, n);
+	t = xmalloc(n + 1);
+	memcpy(t, s, n);
+	t[n] = '\0';
+	mask(t);
+	return t;
+}
+
 static void
 vwarn(const char *fmt, va_list ap)
 {
 	int saved = errno;
 	size_t n = strlen(fmt);
+	char sb[1024], *b = sb;
+	va_list aq;
+	int k;
 
 	fprintf(stderr, "%s: ", progname);
-	vfprintf(stderr, fmt, ap);
+	if (nsecrets == 0)
+		vfprintf(stderr, fmt, ap);
+	else {
+		va_copy(aq, ap);
+		k = vsnprintf(sb, sizeof sb, fmt, ap);
+		if (k >= (int)sizeof sb && (b = malloc((size_t)k + 1)) != NULL)
+			vsnprintf(b, (size_t)k + 1, fmt, aq);
+		va_end(aq);
+		if (b == NULL)		/* out of memory: no partial secret */
+			b = strcpy(sb, "(message withheld)");
+		else if (k < 0)
+			sb[0] = '\0';
+		mask(b);
+		fputs(b, stderr);
+		if (b != sb)
+			free(b);
+	}
 	if (n > 0 && fmt[n - 1] == ':')
 		fprintf(stderr, " %s", strerror(saved));
 	fputc('\n', stderr);

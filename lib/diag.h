@@ -28,6 +28,12 @@ double opt_double(int opt, const char *arg, double min, double max);
  * (one trailing newline stripped). NULL when neither is set. Dies with 78 when
  * NAME_FILE cannot be read. The caller frees the result. Never printed. */
 char *secret_get(const char *name);
+/* Never print S (copied; ignored when shorter than 4 bytes): every later
+ * diagnostic has each occurrence replaced by "***". diag_mask(S, N) is a
+ * malloc'd, NUL-terminated copy of the N bytes at S (up to a NUL) with the
+ * same replacement, for text from a peer that is cut or written elsewhere. */
+void diag_secret(const char *s);
+char *diag_mask(const char *s, size_t n);
 
 void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t n);

@@ -1,4 +1,5 @@
-/* Unit tests of the core lib modules: tm, jvx, yml, nd. TAP on stdout. */
+/* Unit tests of the core lib modules: tm, jvx, yml, nd, diag's secret
+ * masking. TAP on stdout. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,6 +360,59 @@ test_parse(void)
 	    "jvx_parse: long text quoted as its first 48 bytes");
 }
 
+/* Last: the secrets it registers stay registered. */
+static void
+test_diag(const char *dir)
+{
+	char path[4096], buf[4096], big[1501], *m;
+	FILE *f;
+	size_t k;
+	int saved;
+
+	m = diag_mask("key=app.k:s3cr3t-Value!", 100);
+	ok(strcmp(m, "key=app.k:s3cr3t-Value!") == 0, "diag_mask: no secret, "
+	    "a copy");
+	free(m);
+	diag_secret("s3cr3t-Value");
+	diag_secret("s3cr3t%2DValue");
+	diag_secret("abc");		/* too short to mask */
+	m = diag_mask("key=app.k:s3cr3t-Value, again s3cr3t%2DValue; abc",
+	    100);
+	ok(strcmp(m, "key=app.k:***, again ***; abc") == 0,
+	    "diag_mask: every occurrence, short ones left");
+	free(m);
+	m = diag_mask("s3cr3t-Value and more", 13);
+	ok(strcmp(m, "*** ") == 0, "diag_mask: only N bytes");
+	free(m);
+	m = diag_mask("xs3cr3t-Value\0s3cr3t-Value", 27);
+	ok(strcmp(m, "x***") == 0, "diag_mask: up to a NUL");
+	free(m);
+	snprintf(path, sizeof path, "%s/diag.err", dir);
+	fflush(stderr);
+	saved = dup(2);
+	if (saved == -1 || freopen(path, "w", stderr) == NULL) {
+		ok(0, "stderr to a file");
+		return;
+	}
+	memset(big, 'x', 1500);	/* longer than diag's own buffer */
+	big[1500] = '\0';
+	warnx("%s: the key %s, %s", big, "app.k:s3cr3t-Value",
+	    "s3cr3t-Value");
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	if ((f = fopen(path, "r")) == NULL) {
+		ok(0, "diag.err");
+		return;
+	}
+	k = fread(buf, 1, sizeof buf - 1, f);
+	buf[k] = '\0';
+	fclose(f);
+	ok(strstr(buf, "s3cr3t") == NULL && strstr(buf, ": the key app.k:***, "
+	    "***\n") != NULL && strlen(buf) == strlen(progname) + 2 + 1500 +
+	    25, "warnx: secrets masked, a long line whole");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -371,6 +425,7 @@ main(int argc, char **argv)
 	test_yml(dir);
 	test_nd(dir);
 	test_parse();
+	test_diag(dir);
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
 }
