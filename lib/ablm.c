@@ -1,5 +1,7 @@
 /* ablm: Ably message helpers for a subscriber (ably-protocol.md 2.5, 2.7). */
 #include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,144 @@
 #include "diag.h"
 #include "jvx.h"
 #include "tm.h"
+
+enum { T_STR = 1, T_NUM = 2, T_OBJ = 4, T_ARR = 8 };
+
+/* 1 when field KEY of object O is absent, null or of a kind in WANT (a
+ * number: finite). */
+static int
+typed(jv o, const char *key, int want)
+{
+	jv v = jvx_get(o, key);
+	int ok;
+
+	switch (jv_get_kind(v)) {
+	case JV_KIND_NULL:
+		ok = 1;
+		break;
+	case JV_KIND_STRING:
+		ok = want & T_STR;
+		break;
+	case JV_KIND_NUMBER:
+		ok = (want & T_NUM) && isfinite(jv_number_value(v));
+		break;
+	case JV_KIND_OBJECT:
+		ok = want & T_OBJ;
+		break;
+	case JV_KIND_ARRAY:
+		ok = want & T_ARR;
+		break;
+	default:
+		ok = 0;
+	}
+	jv_free(v);
+	return ok != 0;
+}
+
+static int
+bad(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Fields KEYS (NULL-terminated) of O must be absent or of a kind in WANT. */
+static int
+all_typed(jv o, const char *const *keys, int want, const char *what,
+    const char *where, char *why, size_t len)
+{
+	for (; *keys != NULL; keys++)
+		if (!typed(o, *keys, want))
+			return bad(why, len, "%s%s is not %s", where, *keys, what);
+	return 0;
+}
+
+int
+ablm_check_msg(jv m, char *why, size_t len)
+{
+	static const char *const strs[] = { "id", "name", "encoding",
+		"clientId", "connectionId", NULL };
+	static const char *const nums[] = { "timestamp", NULL };
+
+	if (jv_get_kind(m) != JV_KIND_OBJECT)
+		return bad(why, len, "a message that is not an object");
+	if (all_typed(m, strs, T_STR, "a string", "", why, len) == -1 ||
+	    all_typed(m, nums, T_NUM, "a number", "", why, len) == -1)
+		return -1;
+	if (!typed(m, "action", T_NUM | T_STR))
+		return bad(why, len, "action is not a number or a string");
+	return 0;
+}
+
+int
+ablm_check(jv pm, char *why, size_t len)
+{
+	static const char *const strs[] = { "id", "channel", "channelSerial",
+		"connectionId", "connectionKey", NULL };
+	static const char *const nums[] = { "timestamp", NULL };
+	static const char *const enums[] = { "code", "statusCode", NULL };
+	static const char *const emsg[] = { "message", NULL };
+	static const char *const dstrs[] = { "connectionKey", NULL };
+	static const char *const dnums[] = { "maxIdleInterval",
+		"connectionStateTtl", NULL };
+	char sub[200];
+	double a, f;
+	jv v, m;
+	int i, n, r = 0;
+
+	if (jv_get_kind(pm) != JV_KIND_OBJECT)
+		return bad(why, len, "not a JSON object");
+	if (!jvx_num(pm, "action", &a) || a != floor(a) || a < 0 || a > 255)
+		return bad(why, len, "action is not an integer from 0 to 255");
+	if (all_typed(pm, strs, T_STR, "a string", "", why, len) == -1 ||
+	    all_typed(pm, nums, T_NUM, "a number", "", why, len) == -1)
+		return -1;
+	if (!typed(pm, "flags", T_NUM) || (jvx_num(pm, "flags", &f) &&
+	    (f != floor(f) || f < 0 || f > 9007199254740992.0)))
+		return bad(why, len, "flags is not a non-negative integer");
+	if (!typed(pm, "error", T_OBJ) || !typed(pm, "connectionDetails",
+	    T_OBJ))
+		return bad(why, len, "%s is not an object",
+		    typed(pm, "error", T_OBJ) ? "connectionDetails" : "error");
+	v = jvx_get(pm, "error");
+	for (i = 0; enums[i] != NULL && r == 0; i++)
+		if (!typed(v, enums[i], T_NUM) || (jvx_num(v, enums[i], &f) &&
+		    (f != floor(f) || f < 0 || f >= 1e9)))
+			r = bad(why, len, "error.%s is not an integer from 0 to "
+			    "999999999", enums[i]);
+	if (r == 0)
+		r = all_typed(v, emsg, T_STR, "a string", "error.", why, len);
+	jv_free(v);
+	if (r == -1)
+		return -1;
+	v = jvx_get(pm, "connectionDetails");
+	r = all_typed(v, dstrs, T_STR, "a string", "connectionDetails.", why,
+	    len);
+	if (r == 0)
+		r = all_typed(v, dnums, T_NUM, "a number", "connectionDetails.",
+		    why, len);
+	jv_free(v);
+	if (r == -1 || a != ABLM_MESSAGE)
+		return r;
+	v = jvx_get(pm, "messages");
+	if (jv_get_kind(v) != JV_KIND_ARRAY) {
+		jv_free(v);
+		return bad(why, len, "messages is not an array");
+	}
+	n = jv_array_length(jv_copy(v));
+	for (i = 0; i < n && r == 0; i++) {
+		m = jv_array_get(jv_copy(v), i);
+		if ((r = ablm_check_msg(m, sub, sizeof sub)) == -1)
+			bad(why, len, "messages[%d]: %s", i, sub);
+		jv_free(m);
+	}
+	jv_free(v);
+	return r;
+}
 
 jv
 ablm_messages(jv pm)
@@ -103,10 +243,11 @@ b64dec(const char *in, size_t len, unsigned char *out)
 	return n;
 }
 
-static int
-utf8_valid(const unsigned char *s, long n)
+int
+ablm_utf8(const void *p, size_t n)
 {
-	long i = 0;
+	const unsigned char *s = p;
+	size_t i = 0;
 	int k, j;
 	unsigned long cp;
 
@@ -128,7 +269,7 @@ utf8_valid(const unsigned char *s, long n)
 			cp = c & 0x07;
 		} else
 			return 0;
-		if (i + k >= n)
+		if (i + (size_t)k >= n)
 			return 0;
 		for (j = 1; j <= k; j++) {
 			if ((s[i + j] & 0xc0) != 0x80)
@@ -138,7 +279,7 @@ utf8_valid(const unsigned char *s, long n)
 		if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
 		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 			return 0;
-		i += k + 1;
+		i += (size_t)k + 1;
 	}
 	return 1;
 }
@@ -191,7 +332,7 @@ ablm_decode(jv data, const char *enc, char **rest)
 			    jv_copy(data)) + 1);
 			n = b64dec(jv_string_value(data), (size_t)
 			    jv_string_length_bytes(jv_copy(data)), bytes);
-			if (n < 0 || !utf8_valid(bytes, n)) {
+			if (n < 0 || !ablm_utf8(bytes, (size_t)n)) {
 				free(bytes);
 				break;
 			}
@@ -254,11 +395,15 @@ ablm_errstr(jv err, char *buf, size_t len)
 {
 	double code = 0, st = 0;
 	const char *msg = jvx_str(err, "message");
+	char *m;
 
 	jvx_num(err, "code", &code);
 	jvx_num(err, "statusCode", &st);
-	snprintf(buf, len, "code %.0f status %.0f: %s", code, st,
-	    msg ? msg : "(no message)");
+	/* masked before it is cut: no partial secret */
+	m = diag_mask(msg ? msg : "(no message)", strlen(msg ? msg :
+	    "(no message)"));
+	snprintf(buf, len, "code %.0f status %.0f: %s", code, st, m);
+	free(m);
 	return buf;
 }
 

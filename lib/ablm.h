@@ -17,6 +17,25 @@ enum {
 #define ABLM_HAS_BACKLOG	(1 << 1)
 #define ABLM_RESUMED		(1 << 2)
 
+/* 0 when ProtocolMessage PM (not consumed) is an object whose fields that a
+ * subscriber reads have their protocol types (action an integer 0..255; id,
+ * channel, channelSerial, connectionId, connectionKey strings; timestamp a
+ * number; flags a non-negative integer; error an object with integer code
+ * and statusCode (0..999999999) and a string message; connectionDetails an
+ * object with a string connectionKey and numbers maxIdleInterval and
+ * connectionStateTtl; the messages of a MESSAGE an array of messages that
+ * pass ablm_check_msg). Null counts as absent; unknown fields are not
+ * looked at. Else -1 with what is wrong in WHY. */
+int ablm_check(jv pm, char *why, size_t len);
+/* The same for one message (a messages[] element or a history item): an
+ * object; id, name, encoding, clientId, connectionId strings; timestamp a
+ * number; action a number or a string. */
+int ablm_check_msg(jv m, char *why, size_t len);
+
+/* 1 when the N bytes at S are UTF-8 (no overlong forms, no surrogates,
+ * nothing above U+10FFFF), else 0. */
+int ablm_utf8(const void *s, size_t n);
+
 /* The messages[] of ProtocolMessage PM (not consumed), each with a missing
  * id ("<PM.id>:<index>"), connectionId and timestamp taken from PM (TM2a/c/f).
  * An empty array when PM has none. */
@@ -35,7 +54,8 @@ jv ablm_decode(jv data, const char *enc, char **rest);
  * published_at (MSG.timestamp or null), received_at (NOW, seconds), data}. */
 jv ablm_event(jv msg, const char *channel, const char *source, double now);
 
-/* "code C status S: message" of an ErrorInfo (not consumed), into BUF. */
+/* "code C status S: message" of an ErrorInfo (not consumed), into BUF; the
+ * diag_secret strings in the message are masked before it is cut. */
 const char *ablm_errstr(jv err, char *buf, size_t len);
 
 /* The target of the rel="next" link in Link header value(s) HDR (several

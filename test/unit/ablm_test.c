@@ -104,6 +104,105 @@ test_messages(void)
 	jv_free(pm);
 }
 
+/* The reason ablm_check gives for the frame TEXT, "" when it passes. */
+static const char *
+check(const char *text)
+{
+	static char why[200];
+	jv pm = jv_parse(text);
+
+	why[0] = '\0';
+	if (ablm_check(pm, why, sizeof why) == 0)
+		why[0] = '\0';
+	else if (why[0] == '\0')
+		snprintf(why, sizeof why, "(no reason)");
+	jv_free(pm);
+	return why;
+}
+
+static void
+test_check(void)
+{
+	char why[64];
+	jv m;
+
+	is_str(check("{\"action\":15,\"id\":\"P:1\",\"channel\":\"c\","
+	    "\"channelSerial\":\"s\",\"timestamp\":1,\"connectionId\":null,"
+	    "\"messages\":[{\"id\":\"a\",\"name\":\"n\",\"data\":{},"
+	    "\"encoding\":\"json\",\"timestamp\":2,\"action\":0,"
+	    "\"extras\":[]},{\"action\":\"message.create\"}],\"x\":[1]}"), "",
+	    "check: a MESSAGE with typed fields, unknown ones ignored");
+	is_str(check("{\"action\":4,\"connectionId\":\"c\",\"connectionDetails\":"
+	    "{\"connectionKey\":\"k\",\"maxIdleInterval\":15000,\"serverId\":7},"
+	    "\"error\":{\"code\":80008,\"statusCode\":400,\"message\":\"m\","
+	    "\"href\":1}}"), "", "check: CONNECTED with an error");
+	is_str(check("{\"action\":11,\"channel\":\"c\",\"flags\":983044}"), "",
+	    "check: ATTACHED with flags");
+	is_str(check("{\"action\":21,\"annotations\":7}"), "",
+	    "check: an unknown action passes");
+	is_str(check("[{\"action\":0}]"), "not a JSON object", "check: array");
+	is_str(check("\"x\""), "not a JSON object", "check: string");
+	is_str(check("{}"), "action is not an integer from 0 to 255",
+	    "check: no action");
+	is_str(check("{\"action\":\"15\"}"),
+	    "action is not an integer from 0 to 255", "check: action string");
+	is_str(check("{\"action\":1e300}"),
+	    "action is not an integer from 0 to 255", "check: action huge");
+	is_str(check("{\"action\":4.5}"),
+	    "action is not an integer from 0 to 255", "check: action fraction");
+	is_str(check("{\"action\":0,\"channel\":[\"c\"]}"),
+	    "channel is not a string", "check: channel array");
+	is_str(check("{\"action\":0,\"timestamp\":\"now\"}"),
+	    "timestamp is not a number", "check: timestamp string");
+	is_str(check("{\"action\":11,\"flags\":-4}"),
+	    "flags is not a non-negative integer", "check: flags negative");
+	is_str(check("{\"action\":11,\"flags\":1e300}"),
+	    "flags is not a non-negative integer", "check: flags huge");
+	is_str(check("{\"action\":9,\"error\":\"boom\"}"),
+	    "error is not an object", "check: error string");
+	is_str(check("{\"action\":9,\"error\":{\"code\":1e300}}"),
+	    "error.code is not an integer from 0 to 999999999",
+	    "check: error code huge");
+	is_str(check("{\"action\":9,\"error\":{\"statusCode\":\"401\"}}"),
+	    "error.statusCode is not an integer from 0 to 999999999",
+	    "check: error status string");
+	is_str(check("{\"action\":9,\"error\":{\"message\":7}}"),
+	    "error.message is not a string", "check: error message number");
+	is_str(check("{\"action\":4,\"connectionDetails\":[]}"),
+	    "connectionDetails is not an object", "check: details array");
+	is_str(check("{\"action\":4,\"connectionDetails\":{\"maxIdleInterval\":"
+	    "\"15000\"}}"), "connectionDetails.maxIdleInterval is not a number",
+	    "check: maxIdleInterval string");
+	is_str(check("{\"action\":15,\"channel\":\"c\"}"),
+	    "messages is not an array", "check: MESSAGE without messages");
+	is_str(check("{\"action\":15,\"messages\":{\"id\":\"a\"}}"),
+	    "messages is not an array", "check: messages an object");
+	is_str(check("{\"action\":15,\"messages\":[{},7]}"),
+	    "messages[1]: a message that is not an object",
+	    "check: a message that is a number");
+	is_str(check("{\"action\":15,\"messages\":[{\"id\":7}]}"),
+	    "messages[0]: id is not a string", "check: message id number");
+	is_str(check("{\"action\":15,\"messages\":[{\"encoding\":[]}]}"),
+	    "messages[0]: encoding is not a string", "check: encoding array");
+	is_str(check("{\"action\":15,\"messages\":[{\"action\":{}}]}"),
+	    "messages[0]: action is not a number or a string",
+	    "check: message action object");
+	is_str(check("{\"action\":14,\"messages\":7}"), "",
+	    "check: messages only looked at in a MESSAGE");
+	m = jv_parse("{\"id\":\"h:0\",\"timestamp\":\"x\"}");
+	ok(ablm_check_msg(m, why, sizeof why) == -1 &&
+	    strcmp(why, "timestamp is not a number") == 0,
+	    "check_msg: a history item");
+	jv_free(m);
+	ok(ablm_utf8("", 0) && ablm_utf8("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10),
+	    "utf8: ASCII, 2, 3 and 4 bytes");
+	ok(!ablm_utf8("\xc3\x28", 2) && !ablm_utf8("\xc3", 1) &&
+	    !ablm_utf8("\xc0\xaf", 2) && !ablm_utf8("\xed\xa0\x80", 3) &&
+	    !ablm_utf8("\xf4\x90\x80\x80", 4) && !ablm_utf8("\xff", 1),
+	    "utf8: bad continuation, cut, overlong, surrogate, > U+10FFFF, 0xff");
+	ok(ablm_utf8("a\0b", 3), "utf8: a NUL is UTF-8");
+}
+
 static void
 test_event(void)
 {
@@ -243,6 +342,7 @@ main(int argc, char **argv)
 	diag_init(argv[0]);
 	test_decode();
 	test_messages();
+	test_check();
 	test_event();
 	test_link();
 	test_fname();
