@@ -44,7 +44,8 @@
 #define HIST_TRIES	3
 #define HIST_PAGES	200
 #define SEEN_MAX	1000
-#define RX_MAX		(16 << 20)
+#define RX_MAX		(16 << 20)	/* largest message or history body */
+#define MAX_IDLE_CAP	120000.0	/* longest maxIdleInterval honoured */
 
 enum cst { C_INIT, C_CONNECTING, C_CONNECTED, C_DISCONNECTED, C_SUSPENDED,
 	C_CLOSING };
@@ -306,7 +307,7 @@ static void
 alert(struct chan *c, const char *reason, double from, double to)
 {
 	jv a = jv_object();
-	char id[512], b1[32], b2[32], b3[32];
+	char id[512], b1[32], b2[32], b3[32], *m;
 	double now = wall_ms();
 
 	if (from > 0)
@@ -316,7 +317,9 @@ alert(struct chan *c, const char *reason, double from, double to)
 	a = jv_object_set(a, jv_string("type"), jv_string("alert"));
 	a = jv_object_set(a, jv_string("id"), jv_string(id));
 	a = jv_object_set(a, jv_string("strategy"), jv_string(c->name));
-	a = jv_object_set(a, jv_string("reason"), jv_string(reason));
+	m = diag_mask(reason, strlen(reason));	/* stdout too: no secret */
+	a = jv_object_set(a, jv_string("reason"), jv_string(m));
+	free(m);
 	a = jv_object_set(a, jv_string("from"),
 	    from > 0 ? jv_string(fmt_ms(from, b1)) : jv_null());
 	a = jv_object_set(a, jv_string("to"),
@@ -340,7 +343,9 @@ handle_msg(struct chan *c, jv m, const char *source)
 	    (jv_get_kind(act) == JV_KIND_STRING &&
 	    strcmp(jv_string_value(act), "message.create") != 0)) {
 		ev = jv_dump_string(act, 0);
-		snprintf(ab, sizeof ab, "%s", jv_string_value(ev));
+		rest = diag_mask(jv_string_value(ev), 200);
+		snprintf(ab, sizeof ab, "%s", rest);
+		free(rest);
 		jv_free(ev);
 		warnx("%s: message %s with action %s skipped (not a new "
 		    "message)", c->name, id ? id : "(no id)", ab);
@@ -435,7 +440,8 @@ http_get(const char *url, int serial_mode, jv *items, char **next,
 	double code = 0;
 	CURLcode rc;
 	jv v, e;
-	int cls = H_OK;
+	int cls = H_OK, i, n, utf8;
+	char why[200];
 
 	*items = jv_null();
 	*next = NULL;
@@ -466,7 +472,9 @@ http_get(const char *url, int serial_mode, jv *items, char **next,
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	v = jv_parse(body.p ? body.p : "");
+	utf8 = ablm_utf8(body.p ? body.p : "", body.n);
+	v = utf8 ? jvx_parse(body.p ? body.p : "", (int)body.n) :
+	    jv_invalid();
 	if (status / 100 != 2) {
 		e = jvx_get(v, "error");
 		jvx_num(e, "code", &code);
@@ -488,8 +496,27 @@ http_get(const char *url, int serial_mode, jv *items, char **next,
 	}
 	if (jv_get_kind(v) != JV_KIND_ARRAY) {
 		jv_free(v);
-		snprintf(err, errlen, "history response is not a JSON array");
+		snprintf(err, errlen, "history response is not %s", utf8 ?
+		    "a JSON array" : "UTF-8");
 		cls = H_REJECTED;
+		goto out;
+	}
+	/* an item that cannot be placed is no reason to skip it silently */
+	n = jv_array_length(jv_copy(v));
+	for (i = 0; i < n && cls == H_OK; i++) {
+		e = jv_array_get(jv_copy(v), i);
+		if (ablm_check_msg(e, why, sizeof why) == -1)
+			cls = H_REJECTED;
+		else if (!jvx_num(e, "timestamp", &code)) {
+			snprintf(why, sizeof why, "no timestamp");
+			cls = H_REJECTED;
+		}
+		if (cls != H_OK)
+			snprintf(err, errlen, "history item %d: %s", i, why);
+		jv_free(e);
+	}
+	if (cls != H_OK) {
+		jv_free(v);
 		goto out;
 	}
 	*items = v;
@@ -610,13 +637,9 @@ restart:
 		if (cls != H_OK)
 			goto fail;
 		n = jv_array_length(jv_copy(items));
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < n; i++) {	/* http_get checked them */
 			m = jv_array_get(jv_copy(items), i);
-			if (jv_get_kind(m) != JV_KIND_OBJECT ||
-			    !jvx_num(m, "timestamp", &ts)) {
-				jv_free(m);
-				continue;
-			}
+			jvx_num(m, "timestamp", &ts);
 			if (ts <= from)
 				reached = 1;
 			if (ts < lo) {
@@ -730,14 +753,22 @@ set_cstate(enum cst st, const char *fmt, ...)
 static void
 set_cstate(enum cst st, const char *fmt, ...)
 {
-	char msg[512];
+	char *msg;
 	va_list ap;
+	int n;
 
 	cstate = st;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	msg = xmalloc(n > 0 ? (size_t)n + 1 : 1);
+	*msg = '\0';
+	va_start(ap, fmt);
+	if (n > 0)
+		vsnprintf(msg, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	warnx("%s%s%s", cst_name[st], *msg ? ": " : "", msg);
+	free(msg);
 }
 
 static void
@@ -821,7 +852,7 @@ transport_lost(const char *why, int status, int immediate)
 static int
 fatal_status(double code, double status)
 {
-	long c = (long)code;
+	long c = code > -1e9 && code < 1e9 ? (long)code : 0;
 
 	if (c == 40103 || c == 40017 || c == 80024)
 		return EX_CONFIG;
@@ -926,9 +957,9 @@ on_connected(jv f)
 	jv det = jvx_get(f, "connectionDetails"), err = jvx_get(f, "error");
 	const char *id = jvx_str(f, "connectionId");
 	const char *k = jvx_str(det, "connectionKey");
-	char eb[400] = "", how[600];
+	char eb[400] = "", *old;
 	double v;
-	int i;
+	int i, renewed;
 
 	if (k == NULL)
 		k = jvx_str(f, "connectionKey");
@@ -938,6 +969,11 @@ on_connected(jv f)
 	if (jv_get_kind(err) == JV_KIND_OBJECT)
 		ablm_errstr(err, eb, sizeof eb);
 	max_idle = jvx_num(det, "maxIdleInterval", &v) && v > 0 ? v : 0;
+	if (max_idle > MAX_IDLE_CAP) {
+		warnx("maxIdleInterval %g ms from the server: waiting at most "
+		    "%.0f ms", max_idle, MAX_IDLE_CAP);
+		max_idle = MAX_IDLE_CAP;
+	}
 	state_ttl = jvx_num(det, "connectionStateTtl", &v) && v > 0 ? v :
 	    STATE_TTL;
 	if (cstate == C_CONNECTED) {	/* RTN24: an update, nothing else */
@@ -951,24 +987,20 @@ on_connected(jv f)
 	if (conn_id == NULL || strcmp(conn_id, id) != 0)
 		for (i = 0; i < nchans; i++)
 			chans[i].newconn = 1;
-	if (conn_id == NULL)
-		snprintf(how, sizeof how, "new connection");
-	else if (strcmp(conn_id, id) == 0)
-		snprintf(how, sizeof how, "resumed");
-	else
-		snprintf(how, sizeof how, "new connection; %s was not resumed",
-		    conn_id);
-	if (*eb)
-		snprintf(how + strlen(how), sizeof how - strlen(how),
-		    " (%s)", eb);
-	setstr(&conn_id, id);
+	old = conn_id;
+	conn_id = xstrdup(id);
 	setstr(&conn_key, k);
 	free(recover_key);
 	recover_key = NULL;
 	lost_at = 0;
 	fails = 0;
-	set_cstate(C_CONNECTED, "id=%s %s; maxIdleInterval %.0f ms, "
-	    "connectionStateTtl %.0f ms", id, how, max_idle, state_ttl);
+	renewed = old != NULL && strcmp(old, id) != 0;
+	set_cstate(C_CONNECTED, "id=%s %s%s%s%s%s%s%s; maxIdleInterval %.0f ms, "
+	    "connectionStateTtl %.0f ms", id, old != NULL && !renewed ?
+	    "resumed" : "new connection", renewed ? "; " : "",
+	    renewed ? old : "", renewed ? " was not resumed" : "",
+	    *eb ? " (" : "", eb, *eb ? ")" : "", max_idle, state_ttl);
+	free(old);
 	reset_idle();
 	conn_save();
 	for (i = 0; i < nchans; i++)
@@ -1140,7 +1172,7 @@ callback(struct lws *w, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
 {
 	uintptr_t g = (uintptr_t)lws_get_opaque_user_data(w);
-	char why[300];
+	char why[300], bf[280];
 	unsigned int hs;
 	unsigned char *b;
 	size_t n;
@@ -1176,10 +1208,10 @@ callback(struct lws *w, enum lws_callback_reasons reason, void *user,
 		if (g != cur_gen)
 			return -1;
 		if (lws_frame_is_binary(w))
-			protocol_error("binary frame (only format=json is "
+			protocol_error("a binary frame (only format=json is "
 			    "spoken)");
 		if (rx.n + len > RX_MAX)
-			protocol_error("message larger than 16 MiB");
+			protocol_error("a message larger than 16 MiB");
 		if (rx.n + len + 1 > rx.cap)
 			rx.p = xrealloc(rx.p, rx.cap = 2 * (rx.n + len) + 1);
 		memcpy(rx.p + rx.n, in, len);
@@ -1187,13 +1219,25 @@ callback(struct lws *w, enum lws_callback_reasons reason, void *user,
 		if (!lws_is_final_fragment(w) ||
 		    lws_remaining_packet_payload(w) != 0)
 			break;
-		f = jv_parse_sized(rx.p, (int)rx.n);
-		if (opt.verbose)
-			warnx("< %.*s", rx.n > 400 ? 400 : (int)rx.n, rx.p);
+		if (opt.verbose) {	/* masked before it is cut */
+			char *t = diag_mask(rx.p, rx.n);
+
+			warnx("< %.400s", t);
+			free(t);
+		}
+		n = rx.n;
 		rx.n = 0;
-		if (jv_get_kind(f) != JV_KIND_OBJECT) {
+		if (!ablm_utf8(rx.p, n))
+			protocol_error("a text frame that is not UTF-8");
+		f = jvx_parse(rx.p, (int)n);
+		if (!jv_is_valid(f)) {
 			jv_free(f);
-			protocol_error("a frame that is not a JSON object");
+			protocol_error("a frame that is not JSON");
+		}
+		if (ablm_check(f, bf, sizeof bf) == -1) {
+			jv_free(f);
+			snprintf(why, sizeof why, "bad frame: %s", bf);
+			protocol_error(why);
 		}
 		in_cb = w;
 		on_frame(f);
@@ -1226,10 +1270,13 @@ callback(struct lws *w, enum lws_callback_reasons reason, void *user,
 		break;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (g == cur_gen && len >= 2) {
+			char *t;
+
 			b = in;
+			t = diag_mask((char *)b + 2, len - 2);
 			snprintf(close_why, sizeof close_why, " (close code "
-			    "%d%s%.*s)", b[0] << 8 | b[1], len > 2 ? ": " : "",
-			    (int)(len > 100 ? 98 : len - 2), (char *)b + 2);
+			    "%d%s%.98s)", b[0] << 8 | b[1], *t ? ": " : "", t);
+			free(t);
 		}
 		break;
 	case LWS_CALLBACK_CLIENT_CLOSED:
@@ -1582,6 +1629,15 @@ main(int argc, char **argv)
 		die(EX_CONFIG, "the API key is malformed (want "
 		    "APPID.KEYID:SECRET)");
 	key_q = urlenc(key);
+	/* no diagnostic shows the key, whatever a server sends back */
+	diag_secret(key);
+	diag_secret(key_q);
+	if (strlen(p + 1) >= 8) {
+		diag_secret(p + 1);
+		p = urlenc(p + 1);
+		diag_secret(p);
+		free(p);
+	}
 
 	/* state: $REBAL_STATE/ably/CHANNEL.json, connection-HASH.json */
 	st = getenv("REBAL_STATE");
