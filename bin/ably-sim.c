@@ -59,6 +59,7 @@ static struct {
 	int delay_attached;
 	long long delay_attached_ms;
 	int hist_fail;		/* history requests left to fail; -1 all */
+	int hist_bad;		/* history requests left to answer garbage */
 	int hist_status, hist_code;
 	long long hist_before;	/* history holds nothing older (ms) */
 	int fs_fail;		/* from_serial requests left to reject */
@@ -112,6 +113,8 @@ struct frame {
 	struct frame *next;
 	size_t len;
 	int ping;
+	int binary;		/* a binary frame (hostile) */
+	size_t cut;		/* > 0: send only this much, unfinished (hostile) */
 	unsigned char buf[];	/* LWS_PRE + payload */
 };
 
@@ -160,6 +163,8 @@ struct pss {
 	struct pss *next;
 };
 static struct pss *transports, *waiters;
+static char *hist_text;		/* history_malformed's body */
+static long long hostile_seq;	/* ids of the hostile MESSAGEs */
 static int ntransports;
 
 static struct lws_context *ctx;
@@ -483,7 +488,7 @@ arm(struct pss *p)
 	lws_set_timer_usecs(p->wsi, (lws_usec_t)(next - now) * 1000);
 }
 
-static void
+static struct frame *
 enqueue(struct pss *p, const char *s, size_t n, int ping)
 {
 	struct frame *f = xmalloc(sizeof *f + LWS_PRE + n + 1);
@@ -491,6 +496,8 @@ enqueue(struct pss *p, const char *s, size_t n, int ping)
 	f->next = NULL;
 	f->len = n;
 	f->ping = ping;
+	f->binary = 0;
+	f->cut = 0;
 	memcpy(f->buf + LWS_PRE, s, n);
 	if (p->qt)
 		p->qt->next = f;
@@ -500,6 +507,7 @@ enqueue(struct pss *p, const char *s, size_t n, int ping)
 	p->last_tx = now_ms();
 	lws_callback_on_writable(p->wsi);
 	arm(p);
+	return f;
 }
 
 /* Send protocol message MSG (consumed) on transport P, unless P is silent
@@ -524,34 +532,45 @@ ws_send(struct pss *p, jv msg)
 }
 
 /* Send N bytes of S as one text frame, JSON or not (the hostile faults),
- * unless P is silent or closing; journaled as the FAULT and the size. */
-static void
+ * unless P is silent or closing; journaled as the FAULT and the size. The
+ * frame, to make it binary or cut, or NULL. */
+static struct frame *
 ws_send_raw(struct pss *p, const char *fault, const char *s, size_t n)
 {
 	if (p->silent || p->closing)
-		return;
+		return NULL;
 	if (journal != NULL)
 		jlog(JV_OBJECT(jv_string("dir"), jv_string("out"),
 		    jv_string("conn"), jv_string(connid(p)),
 		    jv_string("transport"), jv_number(p->tno),
 		    jv_string("fault"), jv_string(fault),
 		    jv_string("bytes"), jv_number((double)n)));
-	enqueue(p, s, n, 0);
+	return enqueue(p, s, n, 0);
 }
 
-/* A HEARTBEAT padded to N bytes of JSON (N >= 32). */
-static void
-ws_send_oversized(struct pss *p, size_t n)
+/* The JSON of object MSG (consumed) with a "pad" string field that makes it
+ * exactly N bytes long (malloc'd); NULL when N is too short for that. */
+static char *
+padded(jv msg, size_t n)
 {
-	static const char head[] = "{\"action\":0,\"id\":\"", tail[] = "\"}";
-	char *b = xmalloc(n);
+	static const char pad[] = "\"pad\":\"";
+	char *s = dump(msg), *b;
+	size_t k = strlen(s), sep = k > 2, head = k - 1 + sep + sizeof pad - 1;
 
-	memcpy(b, head, sizeof head - 1);
-	memset(b + sizeof head - 1, 'x', n - (sizeof head - 1) -
-	    (sizeof tail - 1));
-	memcpy(b + n - (sizeof tail - 1), tail, sizeof tail - 1);
-	ws_send_raw(p, "oversized_frame", b, n);
-	free(b);
+	if (n < head + 2) {
+		free(s);
+		return NULL;
+	}
+	b = xmalloc(n + 1);
+	memcpy(b, s, k - 1);
+	if (sep)
+		b[k - 1] = ',';
+	memcpy(b + k - 1 + sep, pad, sizeof pad - 1);
+	memset(b + head, 'x', n - head - 2);
+	memcpy(b + n - 2, "\"}", 2);
+	b[n] = '\0';
+	free(s);
+	return b;
 }
 
 static void
@@ -1361,13 +1380,22 @@ ws_writeable(struct pss *p)
 		lws_write(p->wsi, f->buf + LWS_PRE, 0, LWS_WRITE_PING);
 		n = f->len;
 		first = last = 1;
+	} else if (f->cut > 0) {	/* the start of a frame, then silence */
+		n = f->cut < f->len ? f->cut : f->len;
+		flags = lws_write_ws_flags(LWS_WRITE_TEXT, 1, 0);
+		if (lws_write(p->wsi, f->buf + LWS_PRE, n,
+		    (enum lws_write_protocol)flags) < (int)n)
+			return -1;
+		queue_free(p);
+		return 0;
 	} else {
 		n = f->len - p->qoff;
 		if (fx.frag > 0 && n > (size_t)fx.frag)
 			n = (size_t)fx.frag;
 		first = p->qoff == 0;
 		last = p->qoff + n == f->len;
-		flags = lws_write_ws_flags(LWS_WRITE_TEXT, first, last);
+		flags = lws_write_ws_flags(f->binary ? LWS_WRITE_BINARY :
+		    LWS_WRITE_TEXT, first, last);
 		if (lws_write(p->wsi, f->buf + LWS_PRE + p->qoff, n,
 		    (enum lws_write_protocol)flags) < (int)n)
 			return -1;
@@ -1447,12 +1475,12 @@ add_header(struct pss *p, const char *name, const char *value)
 	p->hlen += a + b;
 }
 
-/* Answer with STATUS and BODY (consumed, any JSON value). */
+/* Answer with STATUS and the text BODY (JSON or not). */
 static void
-respond(struct pss *p, int status, jv body)
+respond_text(struct pss *p, int status, const char *body)
 {
 	p->status = status;
-	p->resp = dump(body);
+	p->resp = xstrdup(body);
 	p->rlen = strlen(p->resp);
 	p->ready = 1;
 	if (journal != NULL)
@@ -1461,6 +1489,16 @@ respond(struct pss *p, int status, jv body)
 		    jv_string("query"), redact(jv_copy(p->args)),
 		    jv_string("status"), jv_number(status)));
 	lws_callback_on_writable(p->wsi);
+}
+
+/* Answer with STATUS and BODY (consumed, any JSON value). */
+static void
+respond(struct pss *p, int status, jv body)
+{
+	char *s = dump(body);
+
+	respond_text(p, status, s);
+	free(s);
 }
 
 static void
@@ -1666,6 +1704,13 @@ rest_history(struct pss *p, const char *channel)
 	int count = 0, more = 0;
 
 	bump("history", channel);
+	if (fx.hist_bad != 0) {
+		if (fx.hist_bad > 0)
+			fx.hist_bad--;
+		jv_free(items);
+		respond_text(p, 200, hist_text);
+		return;
+	}
 	if (fx.hist_fail != 0) {
 		if (fx.hist_fail > 0)
 			fx.hist_fail--;
@@ -1856,6 +1901,30 @@ f_chanerror(struct pss *p, struct att *a, jv req)
 	return 1;
 }
 
+/* A hostile MESSAGE on A's channel: its messages an object instead of an
+ * array (wrong_types), or one message whose data holds bytes that are not
+ * UTF-8 in a text frame (invalid_utf8). */
+static int
+f_hostile_msg(struct pss *p, struct att *a, jv req)
+{
+	const char *f = jvx_str(req, "fault");
+	char *name = dump(jv_string(a->name)), *b;
+	long long id = ++hostile_seq;
+	size_t n = strlen(name) + 512;
+	int utf8 = strcmp(f, "invalid_utf8") == 0;
+
+	b = xmalloc(n);
+	snprintf(b, n, "{\"action\":15,\"channel\":%s,\"id\":\"hostile:%lld\","
+	    "\"timestamp\":%lld,\"messages\":%s{\"id\":\"hostile:%lld:0\","
+	    "\"name\":\"rebalance\",\"data\":\"{\\\"exec\\\":\\\"rebalance\\\","
+	    "\\\"eventId\\\":\\\"%s\\\"}\"}%s}", name, id, now_ms(),
+	    utf8 ? "[" : "", id, utf8 ? "\xc3\x28" : "hostile", utf8 ? "]" : "");
+	ws_send_raw(p, f, b, strlen(b));
+	free(b);
+	free(name);
+	return 1;
+}
+
 static jv
 sim_state(void)
 {
@@ -1901,6 +1970,68 @@ onoff(jv req)	/* "on": absent means true */
 	return r;
 }
 
+/* The frame that hostile fault F (with request REQ) sends to every
+ * transport, malloc'd, its length in *N; *CUT > 0 for partial_frame. NULL
+ * for the other faults, or with *BAD set for a bad parameter. */
+static char *
+hostile_frame(const char *f, jv req, size_t *n, size_t *cut, int *bad)
+{
+	static const char hb[] = "{\"action\":0}";
+	const char *x;
+	long long size;
+	char *s = NULL;
+	jv v;
+
+	*cut = 0;
+	if (strcmp(f, "malformed_json") == 0 || strcmp(f, "binary_frame") == 0) {
+		/* text that is not JSON: a MESSAGE cut short; in a binary
+		 * frame: a HEARTBEAT */
+		if ((x = jvx_str(req, "text")) == NULL)
+			x = f[0] == 'm' ? "{\"action\":15,\"channel\":\"" : hb;
+		s = xstrdup(x);
+	} else if (strcmp(f, "not_object") == 0 || strcmp(f, "send") == 0) {
+		/* not_object: a JSON value other than an object; send: any */
+		v = jvx_get(req, f[0] == 'n' ? "value" : "msg");
+		if (jv_get_kind(v) == JV_KIND_NULL && f[0] == 'n') {
+			jv_free(v);
+			v = JV_ARRAY(JV_OBJECT(jv_string("action"),
+			    jv_number(A_HEARTBEAT)));
+		}
+		if ((f[0] == 'n' && jv_get_kind(v) == JV_KIND_OBJECT) ||
+		    (f[0] == 's' && jv_get_kind(v) == JV_KIND_NULL)) {
+			jv_free(v);
+			*bad = 1;
+		} else
+			s = dump(v);
+	} else if (strcmp(f, "oversized_frame") == 0) {
+		/* MSG (a HEARTBEAT) padded to SIZE bytes */
+		size = jnum(req, "size", 16777217, bad);
+		v = jvx_get(req, "msg");
+		if (jv_get_kind(v) == JV_KIND_NULL) {
+			jv_free(v);
+			v = JV_OBJECT(jv_string("action"), jv_number(A_HEARTBEAT));
+		}
+		if (jv_get_kind(v) != JV_KIND_OBJECT || size < 16 ||
+		    size > 256 << 20) {
+			jv_free(v);
+			*bad = 1;
+		} else if ((s = padded(v, (size_t)size)) == NULL)
+			*bad = 1;
+	} else if (strcmp(f, "partial_frame") == 0) {
+		/* the first SIZE bytes of a HEARTBEAT as an unfinished
+		 * fragment, then nothing more on the transport */
+		size = jnum(req, "size", 6, bad);
+		if (size < 1 || size >= (long long)sizeof hb - 1)
+			*bad = 1;
+		else {
+			s = xstrdup(hb);
+			*cut = (size_t)size;
+		}
+	}
+	*n = s ? strlen(s) : 0;
+	return s;
+}
+
 static void
 sim_fault(struct pss *p)
 {
@@ -1909,8 +2040,11 @@ sim_fault(struct pss *p)
 	struct pss *t, *next;
 	struct conn *c;
 	struct chan *ch;
+	struct frame *fr;
 	int n = 0, bad = 0;
 	long long count;
+	char *raw;
+	size_t rawn, cut;
 
 	if (jv_get_kind(req) != JV_KIND_OBJECT ||
 	    (f = jvx_str(req, "fault")) == NULL) {
@@ -1923,6 +2057,13 @@ sim_fault(struct pss *p)
 	if (cf.verbose)
 		warnx("fault %s", f);
 	count = jnum(req, "count", 1, &bad);
+	raw = hostile_frame(f, req, &rawn, &cut, &bad);
+	if (bad) {
+		free(raw);
+		respond_error(p, 40000, 400, "bad fault parameter");
+		jv_free(req);
+		return;
+	}
 	for (t = transports; t != NULL; t = next) {
 		next = t->next;
 		if (!targets(req, t))
@@ -1954,35 +2095,34 @@ sim_fault(struct pss *p)
 		} else if (strcmp(f, "update") == 0) {
 			send_connected(t, jv_null(), 0);
 			n++;
-		} else if (strcmp(f, "malformed_json") == 0) {
-			/* A MESSAGE cut short, unless the text is given. */
-			const char *x = jvx_str(req, "text");
-
-			if (x == NULL)
-				x = "{\"action\":15,\"channel\":\"";
-			ws_send_raw(t, f, x, strlen(x));
-			n++;
-		} else if (strcmp(f, "oversized_frame") == 0) {
-			long long size = jnum(req, "size", 16777217, &bad);
-
-			if (size < 32 || size > 256 << 20) {
-				bad = 1;
-			} else {
-				ws_send_oversized(t, (size_t)size);
-				n++;
+		} else if (raw != NULL) {
+			fr = ws_send_raw(t, f, raw, rawn);
+			if (fr != NULL) {
+				fr->binary = strcmp(f, "binary_frame") == 0;
+				fr->cut = cut;
 			}
-		} else if (strcmp(f, "detached") == 0)
+			if (cut > 0)	/* nothing more on this transport */
+				t->silent = 1;
+			n++;
+		} else if (strcmp(f, "wrong_types") == 0 ||
+		    strcmp(f, "invalid_utf8") == 0)
+			n += atts_of(req, t, f_hostile_msg, req);
+		else if (strcmp(f, "detached") == 0)
 			n += atts_of(req, t, f_detached, req);
 		else if (strcmp(f, "attached") == 0)
 			n += atts_of(req, t, f_attached, req);
 		else if (strcmp(f, "channel_error") == 0)
 			n += atts_of(req, t, f_chanerror, req);
 	}
+	free(raw);
 	if (strcmp(f, "drop") == 0 || strcmp(f, "close") == 0 ||
 	    strcmp(f, "disconnected") == 0 || strcmp(f, "error") == 0 ||
 	    strcmp(f, "silent") == 0 || strcmp(f, "update") == 0 ||
 	    strcmp(f, "malformed_json") == 0 ||
-	    strcmp(f, "oversized_frame") == 0 ||
+	    strcmp(f, "binary_frame") == 0 || strcmp(f, "not_object") == 0 ||
+	    strcmp(f, "send") == 0 || strcmp(f, "oversized_frame") == 0 ||
+	    strcmp(f, "partial_frame") == 0 || strcmp(f, "wrong_types") == 0 ||
+	    strcmp(f, "invalid_utf8") == 0 ||
 	    strcmp(f, "detached") == 0 || strcmp(f, "attached") == 0 ||
 	    strcmp(f, "channel_error") == 0)
 		;
@@ -2022,6 +2162,14 @@ sim_fault(struct pss *p)
 		fx.hist_fail = (int)jnum(req, "count", -1, &bad);
 		fx.hist_status = (int)jnum(req, "status", 503, &bad);
 		fx.hist_code = (int)jnum(req, "code", 50000, &bad);
+		n = 1;
+	} else if (strcmp(f, "history_malformed") == 0) {
+		const char *x = jvx_str(req, "text");
+
+		fx.hist_bad = (int)jnum(req, "count", -1, &bad);
+		free(hist_text);
+		hist_text = xstrdup(x ? x : "[{\"id\":\"hostile:0:0\",\"name\":"
+		    "\"rebalance\",\"data\":\"{\\\"exec\\\":");
 		n = 1;
 	} else if (strcmp(f, "history_truncate") == 0) {
 		v = jvx_get(req, "age");

@@ -498,6 +498,82 @@ ATT='send:{"action":10,"channel":"etf-blend"}'
 	assert_output --partial ' 404'
 }
 
+# hex TEXT: the bytes of TEXT in hex, as wsraw.mjs prints them
+hex() {
+	printf '%s' "$1" | od -An -tx1 | tr -d ' \n'
+}
+
+@test "ably-sim hostile faults: the bytes the man page says, bad parameters refused" {
+	sim
+	ws "$C" expect:4 "$ATT" expect:11 \
+	    'fault:{"fault":"malformed_json"}' expect:-1 \
+	    'fault:{"fault":"malformed_json","text":"{\"a\":1 \"b\":2}"}' expect:-1 \
+	    'fault:{"fault":"not_object","value":42}' expect:-3 \
+	    'fault:{"fault":"not_object"}' 'send:{"action":0,"id":"after"}' expect:0 \
+	    'fault:{"fault":"wrong_types"}' expect:15 \
+	    'fault:{"fault":"invalid_utf8","channel":"etf-blend"}' expect:-1 \
+	    'fault:{"fault":"binary_frame"}' expect:-2 \
+	    'fault:{"fault":"oversized_frame","size":100}' expect:0 \
+	    'fault:{"fault":"oversized_frame","size":64,"msg":{"action":15,"channel":"c","messages":[]}}' expect:15 \
+	    'fault:{"fault":"send","msg":{"action":9,"error":"boom"}}' expect:9 \
+	    'fault:{"fault":"partial_frame","size":5}' unfinished
+	assert_success
+	run wsq 'select(.text) | "\(.bytes) \(.text)"'
+	assert_line --index 0 "24 $(hex '{"action":15,"channel":"')"
+	assert_line --index 1 "13 $(hex '{"a":1 "b":2}')"
+	# a message whose data holds C3 28: well-formed JSON but for the bytes
+	assert_line --index 2 --regexp "^[0-9]+ $(hex '{"action":15,"channel":"etf-blend","id":"hostile:')"
+	assert_line --index 2 --partial "$(hex '"data":"{\"exec\":\"rebalance\",\"eventId\":\"')c328$(hex '\"}"}]}')"
+	run wsq 'select(has("json")) | .json | tojson'
+	assert_output "$(printf '42\n[{"action":0}]')"
+	run frames 15
+	assert_line --index 0 --partial '"messages":{"id":"hostile:1:0","name":"rebalance"'
+	assert_line --index 1 '{"action":15,"channel":"c","messages":[],"pad":"xxxxxxxxxxxxxx"}'
+	[ "$(frames 15 | sed -n 2p | tr -d '\n' | wc -c)" -eq 64 ]
+	run wsq 'select(.binary) | "\(.bytes) \(.binary)"'
+	assert_output "12 $(hex '{"action":0}')"
+	run wsq 'select(.frame.pad and .frame.action == 0) | .frame | tojson | length'
+	assert_output 100
+	run frames 9
+	assert_output '{"action":9,"error":"boom"}'
+	run wsq 'select(.unfinished) | "\(.bytes) \(.unfinished)"'
+	assert_output "5 $(hex '{"act')"
+	# journalled by name and size, never as a message
+	run jq -r 'select(.fault) | "\(.fault) \(.bytes)"' "$BATS_TEST_TMPDIR/journal"
+	assert_line --index 0 'malformed_json 24'
+	assert_line --index 7 'oversized_frame 100'
+	assert_line --index 10 'partial_frame 12'
+	# parameters that would not be hostile, or cannot be, are refused
+	for f in '{"fault":"not_object","value":{}}' '{"fault":"send"}' \
+	    '{"fault":"oversized_frame","size":10}' \
+	    '{"fault":"oversized_frame","size":20,"msg":{"action":15,"channel":"long"}}' \
+	    '{"fault":"oversized_frame","msg":[1]}' \
+	    '{"fault":"partial_frame","size":12}' \
+	    '{"fault":"partial_frame","size":"x"}'; do
+		run curl -s -w ' %{http_code}' -d "$f" "$URL/_sim/fault"
+		assert_output --partial 'bad fault parameter'
+		assert_output --partial ' 400'
+	done
+}
+
+@test "ably-sim fault history_malformed: history answers garbage, count times" {
+	sim
+	fault '{"fault":"history_malformed","count":1}'
+	run curl -sS -f -u "$KEY" "$URL/channels/etf-blend/messages"
+	assert_success
+	assert_output '[{"id":"hostile:0:0","name":"rebalance","data":"{\"exec\":'
+	run curl -sS -f -u "$KEY" "$URL/channels/etf-blend/messages"
+	assert_output '[]'
+	fault '{"fault":"history_malformed","text":"not json"}'
+	for i in 1 2; do
+		run curl -sS -f -u "$KEY" "$URL/channels/etf-blend/messages"
+		assert_output 'not json'
+	done
+	fault '{"fault":"clear"}'
+	run curl -sS -f -u "$KEY" "$URL/channels/etf-blend/messages"
+	assert_output '[]'
+}
+
 @test "ably-sim: /_sim/wait answers when a counter is reached, 408 on timeout; /_sim/state" {
 	sim
 	run curl -sS -w ' %{http_code}' "$URL/_sim/wait?event=attached:etf-blend&timeout=100"

@@ -14,9 +14,15 @@
 //   refused              the handshake must not succeed
 //   ping                 wait for a WebSocket ping
 //   quiet:MS             no frame at all for MS milliseconds
+//   unfinished           wait for a text fragment without its end
 // Every event is printed as one JSON line on stdout:
 //   {"http":101} {"frame":{...},"fragments":N} {"close":CODE} {"end":true}
 //   {"ping":true} {"fault":{...}} {"published":STATUS}
+// and for what ably-sim's hostile faults send: JSON that is not an object
+// {"json":VALUE,"fragments":N} (expect:-3), a text frame that is not JSON
+// (or not UTF-8) {"text":HEX,"bytes":N,"fragments":N} (expect:-1), a binary
+// frame {"binary":HEX,"bytes":N} (expect:-2), an unfinished one
+// {"unfinished":HEX,"bytes":N} (HEX: the bytes, the first 4096 of them).
 import net from 'node:net';
 import crypto from 'node:crypto';
 
@@ -71,13 +77,29 @@ function parse() {
       text.push(payload);
       nfrag++;
       if (fin) {
-        const f = JSON.parse(Buffer.concat(text).toString());
-        out({ frame: f, fragments: nfrag });
+        const all = Buffer.concat(text);
+        let f;
+        try {
+          f = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(all));
+        } catch {
+          out({ text: all.subarray(0, 4096).toString('hex'), bytes: all.length, fragments: nfrag });
+          frames.push({ action: -1 });
+          text = []; nfrag = 0;
+          continue;
+        }
+        if (f === null || typeof f !== 'object' || Array.isArray(f)) {
+          out({ json: f, fragments: nfrag });
+          f = { action: -3 };
+        } else
+          out({ frame: f, fragments: nfrag });
         if (f.action === 4 && f.connectionDetails) lastKey = f.connectionDetails.connectionKey;
         if (f.channelSerial) lastSerial = f.channelSerial;
         frames.push(f);
         text = []; nfrag = 0;
       }
+    } else if (op === 2) {
+      out({ binary: payload.subarray(0, 4096).toString('hex'), bytes: payload.length });
+      frames.push({ action: -2 });
     } else if (op === 8) {
       out({ close: len >= 2 ? payload.readUInt16BE(0) : null });
       closed = true;
@@ -140,6 +162,12 @@ for (const step of steps) {
     break;
   }
   case 'closed': await waitFor(() => closed, step); break;
+  case 'unfinished': {
+    await waitFor(() => text.length > 0, step);
+    const all = Buffer.concat(text);
+    out({ unfinished: all.subarray(0, 4096).toString('hex'), bytes: all.length });
+    break;
+  }
   case 'refused': await waitFor(() => closed && !upgraded, step); break;
   case 'ping': { const p = pings; await waitFor(() => pings > p, step); break; }
   case 'quiet': {
