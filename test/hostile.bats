@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Hostile gateway: ib-sim's hostile faults (random bytes, truncated frames,
+# Hostile peers. The gateway: ib-sim's hostile faults (random bytes, truncated frames,
 # huge length prefixes, short fields, unknown message ids, NUL-less fields,
 # a frame that stops with the socket open) against the IB clients:
 # ib-snapshot, ib-order and the tws library (test/unit/tws_client.c). Each
@@ -9,6 +9,12 @@
 # the test instead of blocking the suite). ib-snapshot and the driver exit
 # with that status; ib-order exits 1 (jobs failed) with it as the job's
 # error.code, as ib-order(1) documents.
+# Ably: ably-sim's hostile faults (text that is not JSON, JSON that is not
+# an object, fields of the wrong types, bytes that are not UTF-8, a binary
+# frame, a message over 16 MiB, a frame begun and never finished, history
+# that is not a page of messages) against ably-listen: 76, or 75 at its
+# deadline, with the reason on stderr, the key nowhere on its output; a
+# bad history page is an alert record.
 load helper
 
 setup() {
@@ -20,6 +26,10 @@ setup() {
 
 teardown() {
 	local rc=0
+	if [ -n "${AL_PID:-}" ]; then
+		kill -KILL "$AL_PID" 2>/dev/null || true
+		wait "$AL_PID" 2>/dev/null || true
+	fi
 	if [ -n "${SIM_PID:-}" ]; then
 		kill -TERM "$SIM_PID"
 		wait "$SIM_PID" || rc=$?
@@ -335,4 +345,238 @@ placed_once() {
 	run jq -r 'select(.msg == "CLOSE") | .reason' "$J"
 	refute_output --partial hostile
 	assert_line 'closed by the client'
+}
+
+# ---- Ably: ably-sim's hostile faults against ably-listen -------------------
+
+AKEY=app1.key1:s3cr3t-Value
+
+# asim: ably-sim with the key; maxIdleInterval 1 s, so that ably-listen's
+# deadline for a transport that goes quiet is 11 s.
+asim() {
+	export ABLY_SIM_KEYS=$AKEY
+	NATT=0
+	start_server SIM ably-sim -i 1000 -j "$J"
+}
+
+# alisten [ARGS...]: a fresh ably-listen (no state) on channel strat in the
+# background, bounded by timeout(1) far beyond its own deadlines (a hang
+# fails the test instead of blocking the suite); returns once attached.
+alisten() {
+	rm -rf "$REBAL_STATE"
+	ABLY_API_KEY=$AKEY timeout 60 ably-listen -T -H "127.0.0.1:$SIM_PORT" \
+	    "$@" strat >out.ndjson 2>err.log &
+	AL_PID=$!
+	NATT=$((NATT + 1))
+	curl -sf "http://127.0.0.1:$SIM_PORT/_sim/wait?event=attached:strat&count=$NATT&timeout=30000" >/dev/null ||
+	    fail "ably-listen did not attach: $(cat err.log)"
+}
+
+afault() {
+	curl -sf -d "$1" "http://127.0.0.1:$SIM_PORT/_sim/fault" >/dev/null ||
+	    fail "fault $1 refused"
+}
+
+# aended CODE MESSAGE: the listener ended with CODE, no sanitizer spoke, its
+# last word is "ably-listen: MESSAGE", and the key's secret is on neither
+# stdout nor stderr.
+aended() {
+	local st=0
+	wait "$AL_PID" || st=$?
+	AL_PID=
+	! grep -E 'Sanitizer|runtime error' err.log || fail "sanitizer: $(cat err.log)"
+	[ "$st" -eq "$1" ] || fail "ably-listen exit $st, want $1: $(cat err.log)"
+	assert_equal "$(tail -n 1 err.log)" "ably-listen: $2"
+	! grep -e s3cr3t out.ndjson err.log || fail "the key was printed"
+}
+
+# hostile FAULT_JSON CODE MESSAGE [ARGS...]: a listener hit by the fault
+hostile() {
+	local f=$1 code=$2 msg=$3
+	shift 3
+	alisten "$@"
+	afault "$f"
+	aended "$code" "$msg"
+}
+
+# wait_alerts N: out.ndjson holds N alert records (bounded poll)
+wait_alerts() {
+	local limit=$((SECONDS + 30))
+	until [ "$(grep -c '"type":"alert"' out.ndjson)" -ge "$1" ]; do
+		[ "$SECONDS" -lt "$limit" ] || fail "no alert $1: $(cat err.log)"
+		sleep 0.05
+	done
+}
+
+@test "ably: text that is not JSON is 76 at once, libjq's leaking texts included" {
+	asim
+	hostile '{"fault":"malformed_json"}' 76 \
+	    'protocol error: a frame that is not JSON'
+	for t in '{\"action\":0 \"x\":[1 2]}' '' '   ' \
+	    '{\"action\":0}{\"action\":0}' '{\"action\":0}}' 'nul' \
+	    '{\"action\":15,\"channel\":\"strat\",\"messages\":[{\"id\":\"a\"'; do
+		hostile "{\"fault\":\"malformed_json\",\"text\":\"$t\"}" 76 \
+		    'protocol error: a frame that is not JSON'
+	done
+	[ ! -s out.ndjson ]
+	run jq -s 'map(select(.fault == "malformed_json")) | length' "$J"
+	assert_output 8
+}
+
+@test "ably: JSON that is not an object is 76" {
+	asim
+	hostile '{"fault":"not_object"}' 76 \
+	    'protocol error: bad frame: not a JSON object'
+	for v in 42 '"x"' true null '[]'; do
+		hostile "{\"fault\":\"not_object\",\"value\":$v}" 76 \
+		    'protocol error: bad frame: not a JSON object'
+	done
+	# an object is not hostile: refused
+	run curl -s -d '{"fault":"not_object","value":{}}' \
+	    "http://127.0.0.1:$SIM_PORT/_sim/fault"
+	assert_output --partial 'bad fault parameter'
+}
+
+@test "ably: protocol messages with fields of the wrong types are 76, never a crash" {
+	asim
+	hostile '{"fault":"wrong_types"}' 76 \
+	    'protocol error: bad frame: messages is not an array'
+	while IFS='|' read -r msg why; do
+		hostile "{\"fault\":\"send\",\"msg\":$msg}" 76 \
+		    "protocol error: bad frame: $why"
+	done <<-'EOF'
+	{"action":"15","channel":"strat","messages":[]}|action is not an integer from 0 to 255
+	{"action":1e300}|action is not an integer from 0 to 255
+	{"action":-1}|action is not an integer from 0 to 255
+	{"action":4.5}|action is not an integer from 0 to 255
+	{"action":15,"channel":["strat"],"messages":[]}|channel is not a string
+	{"action":15,"channel":"strat","id":7,"messages":[]}|id is not a string
+	{"action":15,"channel":"strat","channelSerial":1,"messages":[]}|channelSerial is not a string
+	{"action":15,"channel":"strat","messages":[{"id":"m","data":"{}"},7]}|messages[1]: a message that is not an object
+	{"action":15,"channel":"strat","messages":[{"id":7,"data":"{}"}]}|messages[0]: id is not a string
+	{"action":15,"channel":"strat","messages":[{"data":"e30=","encoding":["base64"]}]}|messages[0]: encoding is not a string
+	{"action":15,"channel":"strat","messages":[{"timestamp":"yesterday"}]}|messages[0]: timestamp is not a number
+	{"action":15,"channel":"strat","timestamp":"now","messages":[]}|timestamp is not a number
+	{"action":11,"channel":"strat","flags":-4}|flags is not a non-negative integer
+	{"action":11,"channel":"strat","flags":1e300}|flags is not a non-negative integer
+	{"action":9,"error":"boom"}|error is not an object
+	{"action":9,"error":{"code":1e300,"statusCode":401}}|error.code is not an integer from 0 to 999999999
+	{"action":6,"error":{"code":80003,"statusCode":"503"}}|error.statusCode is not an integer from 0 to 999999999
+	{"action":9,"channel":"strat","error":{"code":40160,"message":{}}}|error.message is not a string
+	{"action":4,"connectionId":"x","connectionDetails":[]}|connectionDetails is not an object
+	{"action":4,"connectionId":"x","connectionDetails":{"connectionKey":"k","maxIdleInterval":"15000"}}|connectionDetails.maxIdleInterval is not a number
+	EOF
+	[ ! -s out.ndjson ]
+}
+
+@test "ably: a text frame that is not UTF-8 is 76, no event with mangled data" {
+	asim
+	hostile '{"fault":"invalid_utf8"}' 76 \
+	    'protocol error: a text frame that is not UTF-8'
+	[ ! -s out.ndjson ]
+	run jq -s 'map(select(.fault == "invalid_utf8")) | length' "$J"
+	assert_output 1
+}
+
+@test "ably: a binary frame is 76" {
+	asim
+	hostile '{"fault":"binary_frame"}' 76 \
+	    'protocol error: a binary frame (only format=json is spoken)'
+	hostile '{"fault":"binary_frame","text":"not JSON at all"}' 76 \
+	    'protocol error: a binary frame (only format=json is spoken)'
+}
+
+@test "ably: a message of 16 MiB is taken, one byte more is 76" {
+	asim
+	alisten
+	# a MESSAGE padded to exactly 16 MiB, its event written
+	afault '{"fault":"oversized_frame","size":16777216,"msg":{"action":15,
+	    "channel":"strat","id":"big:1","timestamp":1795400000000,
+	    "messages":[{"id":"big:1:0","name":"rebalance",
+	    "data":"{\"exec\":\"rebalance\",\"eventId\":\"big\"}"}]}}'
+	afault '{"fault":"oversized_frame"}'
+	aended 76 'protocol error: a message larger than 16 MiB'
+	run jq -r '"\(.id) \(.event_id) \(.exec)"' out.ndjson
+	assert_output 'big:1:0 big rebalance'
+	run jq -c 'select(.fault == "oversized_frame") | .bytes' "$J"
+	assert_output "$(printf '16777216\n16777217')"
+	# ... the same over a fresh connection, in 64 KiB fragments
+	afault '{"fault":"fragment","size":65536}'
+	hostile '{"fault":"oversized_frame"}' 76 \
+	    'protocol error: a message larger than 16 MiB'
+}
+
+@test "ably: a frame begun and never finished is 75 at the idle deadline (-1)" {
+	asim
+	hostile '{"fault":"partial_frame"}' 75 \
+	    'no activity for 11 s; giving up (-1)' -1
+	run jq -c 'select(.fault == "partial_frame") | .bytes' "$J"
+	assert_output 12
+	# the transport stayed open until the deadline
+	! grep -q 'connection closed' err.log
+}
+
+@test "ably: a maxIdleInterval beyond 120 s is not honoured (a silent server cannot hold it)" {
+	asim
+	alisten
+	afault '{"fault":"send","msg":{"action":4,"connectionId":"x",
+	    "connectionDetails":{"connectionKey":"k!x","maxIdleInterval":1e300}}}'
+	local limit=$((SECONDS + 30))
+	until grep -q 'waiting at most' err.log; do
+		[ "$SECONDS" -lt "$limit" ] || fail "no word: $(cat err.log)"
+		sleep 0.05
+	done
+	kill -TERM "$AL_PID"
+	aended 0 closed
+	run grep 'maxIdleInterval' err.log
+	assert_line 'ably-listen: maxIdleInterval 1e+300 ms from the server: waiting at most 120000 ms'
+}
+
+@test "ably: history that is not a page of messages gives an alert record, never a crash" {
+	asim
+	alisten
+	n=0
+	while IFS='|' read -r text why; do
+		afault "{\"fault\":\"history_malformed\",\"count\":1${text:+,\"text\":\"$text\"}}"
+		# an unsolicited non-resumed ATTACHED: a gap, read from history
+		afault '{"fault":"attached"}'
+		n=$((n + 1))
+		wait_alerts "$n"
+		run jq -r "select(.type == \"alert\") | .reason" out.ndjson
+		assert_line --index $((n - 1)) "history unavailable for the gap: $why"
+	done <<-'EOF'
+	|history response is not a JSON array
+	[{\"id\":\"h:0\" \"timestamp\":1}]|history response is not a JSON array
+	{\"id\":\"h:0\"}|history response is not a JSON array
+	[{\"id\":\"h:0\",\"data\":\"{}\"}]|history item 0: no timestamp
+	[{\"id\":\"h:0\",\"timestamp\":1},{\"id\":7,\"timestamp\":2}]|history item 1: id is not a string
+	[7]|history item 0: a message that is not an object
+	EOF
+	kill -TERM "$AL_PID"
+	aended 0 closed
+	run jq -s 'map(select(.type != "alert")) | length' out.ndjson
+	assert_output 0
+}
+
+@test "ably: the key, sent back by the server, is never printed" {
+	asim
+	# in a frame that -v logs, then finds not JSON
+	hostile "{\"fault\":\"malformed_json\",\"text\":\"{\\\"action\\\":0 \\\"key\\\":\\\"$AKEY\\\"}\"}" \
+	    76 'protocol error: a frame that is not JSON' -v
+	grep -q '^ably-listen: < {"action":0 "key":"\*\*\*"}$' err.log
+	# URL-encoded, in a long error message, masked before the message is
+	# cut (cut first, it would end inside the secret)
+	long=$(printf '%0350d' 0)
+	hostile "{\"fault\":\"send\",\"msg\":{\"action\":6,\"error\":{\"code\":80003,
+	    \"statusCode\":503,\"message\":\"$long key=app1.key1%3As3cr3t-Value\"}}}" \
+	    69 "server DISCONNECTED: code 80003 status 503: $long key=***; giving up (-1)" -1
+	# in a channel ERROR: the alert record on stdout has it masked too
+	alisten
+	afault "{\"fault\":\"send\",\"msg\":{\"action\":9,\"channel\":\"strat\",
+	    \"error\":{\"code\":40160,\"statusCode\":401,\"message\":\"denied to $AKEY\"}}}"
+	wait_alerts 1
+	kill -TERM "$AL_PID"
+	aended 0 closed
+	run jq -r .reason out.ndjson
+	assert_output 'channel failed, no events until it attaches again: code 40160 status 401: denied to ***'
 }
