@@ -15,14 +15,15 @@ static char **secrets;		/* diag_secret: never printed */
 static size_t nsecrets;
 
 void
-diag_init(const char *argv0)
+diag_init(char *argv0)
 {
-	const char *s;
+	char *s;
 
 	if (argv0 == NULL || *argv0 == '\0')
 		return;
-	s = strrchr(argv0, '/');
-	progname = s ? s + 1 : argv0;
+	if ((s = strrchr(argv0, '/')) != NULL && s[1] != '\0')
+		memmove(argv0, s + 1, strlen(s + 1) + 1);
+	progname = argv0;
 }
 
 void

@@ -12,7 +12,9 @@
 
 extern const char *progname;
 
-void diag_init(const char *argv0);
+/* Takes the tool's name from ARGV0 and cuts ARGV0 itself down to it, so
+ * that getopt's own messages say "tool: ..." too. */
+void diag_init(char *argv0);
 /* A format ending in ':' gets ": strerror(errno)" appended (sbase rule). */
 void warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die(int status, const char *fmt, ...)

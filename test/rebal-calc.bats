@@ -299,6 +299,10 @@ all"
 		run rebal-calc $o </dev/null
 		assert_failure 64
 	done
+	# getopt's own message names the tool, not the path it was run by
+	run --separate-stderr "$TOP/bin/rebal-calc" -z </dev/null
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "rebal-calc: invalid option -- 'z'"
 }
 
 @test "rebal-calc opens no socket" {
