@@ -39,6 +39,7 @@ TOOLS   := $(TOOL_SRC:.c=)
 SCRIPTS := $(filter-out $(TOOLS) $(TOOL_SRC) %.o %.d,$(wildcard bin/*))
 UNIT_SRC := $(wildcard test/unit/*.c)
 UNITS   := $(UNIT_SRC:.c=)
+SHIMS   := test/faultfs.so
 MAN1    := $(wildcard man/*.1)
 MAN57   := $(wildcard man/*.5 man/*.7)
 
@@ -49,7 +50,7 @@ ifneq ($(shell cat $(FLAGSTAMP) 2>/dev/null),$(FLAGS_NOW))
 $(shell printf '%s\n' '$(FLAGS_NOW)' > $(FLAGSTAMP))
 endif
 
-all: $(TOOLS) $(UNITS)
+all: $(TOOLS) $(UNITS) $(SHIMS)
 
 $(FLAGSTAMP): ;
 
@@ -71,6 +72,11 @@ $(TOOLS): %: %.o lib/librebal.a
 
 $(UNITS): %: %.o lib/librebal.a
 	$(CC) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+# LD_PRELOAD shims of the tests, without the sanitizers (they are preloaded
+# into sanitized tools).
+$(SHIMS): %.so: %.c $(FLAGSTAMP)
+	$(CC) $(filter-out $(SAN),$(CFLAGS)) -fPIC -shared -o $@ $< -ldl
 
 -include $(LIB_SRC:.c=.d) $(TOOL_SRC:.c=.d) $(UNIT_SRC:.c=.d)
 
@@ -137,7 +143,7 @@ install: all
 
 clean:
 	rm -f lib/*.o lib/*.d lib/librebal.a bin/*.o bin/*.d $(TOOLS) \
-		test/unit/*.o test/unit/*.d $(UNITS) $(FLAGSTAMP)
+		test/unit/*.o test/unit/*.d $(UNITS) $(SHIMS) $(FLAGSTAMP)
 	rm -rf test/fuzz/out
 
 .PHONY: all check lint deps conformance-deps demo bench fuzz install clean

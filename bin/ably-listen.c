@@ -5,6 +5,7 @@
  * cannot; state survives restarts (ably-protocol.md section 6). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -44,6 +45,7 @@
 #define HIST_TRIES	3
 #define HIST_PAGES	200
 #define SEEN_MAX	1000
+#define TAIL_MAX	32		/* events kept to write again */
 #define RX_MAX		(16 << 20)	/* largest message or history body */
 #define MAX_IDLE_CAP	120000.0	/* longest maxIdleInterval honoured */
 
@@ -65,6 +67,8 @@ struct chan {
 	int delivering;			/* attached on the live transport */
 	int newconn;			/* next ATTACHED is on a new connection */
 	struct ablm_seen seen;
+	jv tail;			/* the last TAIL_MAX events written */
+	int replay;			/* write the tail again at start */
 	double attach_dl, retry_at;	/* monotonic ms, 0 when off */
 	int attempts;
 	int gap, gap_tries;		/* a backfill is due */
@@ -242,6 +246,8 @@ chan_save(struct chan *c)
 	s = jv_object_set(s, jv_string("alive_at"), num_or_null(c->alive));
 	s = jv_object_set(s, jv_string("since"), num_or_null(c->since));
 	s = jv_object_set(s, jv_string("ids"), ablm_seen_jv(&c->seen));
+	s = jv_object_set(s, jv_string("tail"), jv_copy(c->tail));
+	s = jv_object_set(s, jv_string("replay"), jv_bool(c->replay));
 	write_json(c->path, s);
 	c->saved_alive = c->alive;
 }
@@ -249,14 +255,15 @@ chan_save(struct chan *c)
 static void
 chan_load(struct chan *c)
 {
-	jv s = read_json(c->path);
-	const char *v;
+	jv s = read_json(c->path), v;
+	const char *sv;
 
 	ablm_seen_init(&c->seen, SEEN_MAX);
+	c->tail = jv_array();
 	if (jv_get_kind(s) == JV_KIND_NULL)
 		return;
-	v = jvx_str(s, "channel");
-	if (v == NULL || strcmp(v, c->name) != 0)
+	sv = jvx_str(s, "channel");
+	if (sv == NULL || strcmp(sv, c->name) != 0)
 		die(EX_CONFIG, "%s: state of another channel", c->path);
 	setstr(&c->serial, jvx_str(s, "channel_serial"));
 	setstr(&c->attach_serial, jvx_str(s, "attach_serial"));
@@ -266,6 +273,12 @@ chan_load(struct chan *c)
 	jvx_num(s, "since", &c->since);
 	c->saved_alive = c->alive;
 	ablm_seen_load(&c->seen, jvx_get(s, "ids"));
+	if (jv_get_kind(v = jvx_get(s, "tail")) == JV_KIND_ARRAY) {
+		jv_free(c->tail);
+		c->tail = v;
+	} else
+		jv_free(v);
+	c->replay = jvx_bool(s, "replay", 0);
 	jv_free(s);
 }
 
@@ -303,6 +316,67 @@ conn_load(void)
 
 /* ---- output ---------------------------------------------------------- */
 
+/* The reader of standard output went away (rebal-spool add died): it may
+ * have read the last events without storing them, and this process has
+ * them marked as delivered. Each channel's state records that its tail
+ * (the last TAIL_MAX events) is to be written again at the next start,
+ * where the consumer drops what it had; then exit 74. */
+_Noreturn static void
+reader_lost(const char *why)
+{
+	int i;
+
+	for (i = 0; i < nchans; i++) {
+		chans[i].replay = 1;
+		chan_save(&chans[i]);
+	}
+	die(EX_IOERR, "standard output: %s: the last events will be written "
+	    "again at the next start", why);
+}
+
+/* nd_emit, but a reader that went away is reader_lost(). */
+static void
+emit(jv v)
+{
+	jv s = jv_dump_string(v, 0);
+	int bad;
+
+	bad = fputs(jv_string_value(s), stdout) == EOF ||
+	    putchar('\n') == EOF || fflush(stdout) == EOF;
+	jv_free(s);
+	if (bad && errno == EPIPE)
+		reader_lost("write error: the reader went away");
+	if (bad)
+		die(EX_IOERR, "write error: stdout:");
+}
+
+/* Called often: a pipe on standard output whose reader has gone says so
+ * by POLLERR, long before the next event would find it. */
+static void
+check_reader(void)
+{
+	struct pollfd p = { .fd = STDOUT_FILENO, .events = 0 };
+
+	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)))
+		reader_lost("the reader went away");
+}
+
+/* At start: the tail of a channel whose reader went away, again. */
+static void
+replay(struct chan *c)
+{
+	int i, n = jv_array_length(jv_copy(c->tail));
+
+	if (!c->replay)
+		return;
+	warnx("%s: the last reader of standard output went away: the last "
+	    "%d events written again", c->name, n);
+	for (i = 0; i < n; i++)
+		emit(jv_array_get(jv_copy(c->tail), i));
+	c->replay = 0;
+	chan_save(c);
+}
+
 static void
 alert(struct chan *c, const char *reason, double from, double to)
 {
@@ -325,7 +399,7 @@ alert(struct chan *c, const char *reason, double from, double to)
 	a = jv_object_set(a, jv_string("to"),
 	    to > 0 ? jv_string(fmt_ms(to, b2)) : jv_null());
 	a = jv_object_set(a, jv_string("at"), jv_string(fmt_ms(now, b3)));
-	nd_emit(a);
+	emit(a);
 	warnx("%s: ALERT: %s", c->name, reason);
 }
 
@@ -373,7 +447,10 @@ handle_msg(struct chan *c, jv m, const char *source)
 	if (exec == NULL)
 		warnx("%s: message %s carries no exec", c->name,
 		    id ? id : "(no id)");
-	nd_emit(ev);
+	c->tail = jv_array_append(c->tail, jv_copy(ev));
+	if (jv_array_length(jv_copy(c->tail)) > TAIL_MAX)
+		c->tail = jv_array_slice(c->tail, 1, TAIL_MAX + 1);
+	emit(ev);
 	if (id != NULL) {
 		ablm_seen_add(&c->seen, id);
 		setstr(&c->last_id, id);
@@ -1383,6 +1460,7 @@ timers(void)
 	}
 	if (cstate == C_CONNECTED && now - conn_saved >= ALIVE_SAVE)
 		conn_save();
+	check_reader();
 }
 
 static double
@@ -1533,6 +1611,7 @@ chan_free(struct chan *c)
 	free(c->last_id);
 	free(c->gap_serial);
 	ablm_seen_free(&c->seen);
+	jv_free(c->tail);
 }
 
 int
@@ -1703,6 +1782,8 @@ main(int argc, char **argv)
 			    chans[i].name);
 		warnx("channels: %s; state in %s/ably", list, st);
 	}
+	for (i = 0; i < nchans; i++)
+		replay(&chans[i]);
 	connect_now();
 	memset(&wake, 0, sizeof wake);
 	while (!finished) {

@@ -204,6 +204,21 @@ state_unlock(void)
 		flock(statefd, LOCK_UN);
 }
 
+/* A failed write of the temporary file TMP: remove it (a full disk gets
+ * its space back; recover() would remove it too) and die, 74, with errno's
+ * text. */
+_Noreturn static void
+tmp_fail(const char *tmp, const char *what, const char *dst)
+{
+	int e = errno;
+
+	unlink(tmp);
+	errno = e;
+	if (dst != NULL)
+		die(EX_IOERR, "%s %s to %s:", what, tmp, dst);
+	die(EX_IOERR, "%s %s:", what, tmp);
+}
+
 /* Write TEXT durably to DIR/NAME: a file in tmp/, fsynced, renamed over
  * the target, the directory fsynced. */
 static void
@@ -224,16 +239,16 @@ write_file(const char *dir, const char *name, const char *text)
 		if ((n = write(fd, text + off, len - off)) < 0) {
 			if (errno == EINTR)
 				continue;
-			die(EX_IOERR, "write %s:", tmp);
+			tmp_fail(tmp, "write", NULL);
 		}
 		off += (size_t)n;
 	}
 	if (fsync(fd) < 0)
-		die(EX_IOERR, "fsync %s:", tmp);
+		tmp_fail(tmp, "fsync", NULL);
 	if (close(fd) < 0)
-		die(EX_IOERR, "close %s:", tmp);
+		tmp_fail(tmp, "close", NULL);
 	if (rename(tmp, dst) < 0)
-		die(EX_IOERR, "rename %s to %s:", tmp, dst);
+		tmp_fail(tmp, "rename", dst);
 	sync_dir(dir);
 	free(tmp);
 	free(dst);
@@ -675,13 +690,32 @@ supersede(jv ev, const char *key, const char *self, double now)
 	free(scope);
 }
 
+/* The seen marker P, which keeps the id deduplicated after rm. Written
+ * after the item: an add that dies in between leaves the item, never a
+ * marker without its item (which would drop the event when it is added
+ * again). */
+static void
+mark_seen(const char *p)
+{
+	char *d;
+	int fd;
+
+	if ((fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) < 0)
+		die(EX_IOERR, "%s:", p);
+	if (fsync(fd) < 0)
+		die(EX_IOERR, "fsync %s:", p);
+	close(fd);
+	sync_dir(d = pathf("%s/seen", spooldir));
+	free(d);
+}
+
 static void
 add_one(jv ev)
 {
 	char idbuf[96], *name, *p, *sname;
 	const char *key, *strategy;
 	double now = tm_now(), pe, pm;
-	int st, to = S_NEW, stale = 0, fd, whole;
+	int st, to = S_NEW, stale = 0, whole;
 	jv item, marker, mid;
 	char *scope;
 
@@ -703,6 +737,9 @@ add_one(jv ev)
 	if (st >= 0 || access(p, F_OK) == 0) {
 		warnx("%s: duplicate id, already %s; dropped", key,
 		    st >= 0 ? states[st] : "seen");
+		/* an add that died between the item and its marker */
+		if (st >= 0 && access(p, F_OK) < 0)
+			mark_seen(p);
 		goto out;
 	}
 	strategy = jvx_str(ev, "strategy");
@@ -750,18 +787,7 @@ add_one(jv ev)
 		    jvx_str(marker, "id") : "?");
 	}
 	item_file(to, to, name, jv_copy(item));
-	/* the seen marker keeps the id deduplicated after rm or pruning */
-	if ((fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) < 0)
-		die(EX_IOERR, "%s:", p);
-	if (fsync(fd) < 0)
-		die(EX_IOERR, "fsync %s:", p);
-	close(fd);
-	{
-		char *d = pathf("%s/seen", spooldir);
-
-		sync_dir(d);
-		free(d);
-	}
+	mark_seen(p);
 	nd_emit(summary(item, to, name, now));
 	jv_free(item);
 	if (streq(jvx_str(ev, "exec"), "rebalance") && !stale) {

@@ -579,6 +579,39 @@ count_ev() { jq -c "select(.event_id == \"$1\")" "$OUT" | wc -l; }
 	assert_output --partial "stdout"
 }
 
+@test "ably-listen: a reader of stdout that goes away is 74 at once; the restart writes the last events again" {
+	sim
+	mkfifo "$BATS_TEST_TMPDIR/out.fifo"
+	head -n 1 "$BATS_TEST_TMPDIR/out.fifo" >"$BATS_TEST_TMPDIR/first" &
+	reader=$!
+	ABLY_API_KEY=$KEY ably-listen -T -H "127.0.0.1:$SIM_PORT" strat \
+	    >"$BATS_TEST_TMPDIR/out.fifo" 2>>"$ERR" &
+	AL_PID=$!
+	sim_wait attached
+	pub strat '{"id":"m1","data":{"exec":"rebalance","eventId":"m1"}}'
+	wait "$reader"
+	# no other event comes: the listener sees the closed pipe by itself
+	status=0
+	wait "$AL_PID" || status=$?
+	AL_PID=
+	assert_equal "$status" 74
+	logged "standard output: the reader went away"
+	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/first")" m1
+	listen strat
+	wait_lines 1
+	wait_log "attached"
+	logged "strat: the last reader of standard output went away: the last 1 events written again"
+	run jq -r '"\(.id) \(.source)"' "$OUT"
+	assert_output "m1 ably"
+	# written again once only: a later restart does not repeat it
+	stop_listener
+	listen strat
+	wait_until 20 logged_n "attached resumed" 3
+	stop_listener
+	run jq -r .id "$OUT"
+	assert_output m1
+}
+
 @test "ably-listen: an ATTACHED that does not come within 10 s suspends the channel, which is attached again" {
 	sim
 	fault '{"fault":"delay","what":"attached","ms":60000}'

@@ -7,67 +7,14 @@
 load helper
 load faults
 
-KEY=fxapp.fxkey:fx-ably-secret-3d9b
-
 setup() {
 	fx_setup
 	fx_alloc
 	fx_ib
-	export ABLY_SIM_KEYS=$KEY
 }
 
 teardown() {
 	fx_teardown
-}
-
-# sim [OPTIONS]: start ably-sim.
-sim() {
-	start_server AB ably-sim -j "$BATS_TEST_TMPDIR/ably.ndjson" "$@"
-}
-
-# listen: ably-listen on channel s1 feeding rebal-spool add through a fifo,
-# so that each has its own pid.
-listen() {
-	rm -f ev.fifo
-	mkfifo ev.fifo
-	rebal-spool add <ev.fifo >>add.out 2>>add.err &
-	ADD_PID=$!
-	ABLY_API_KEY=$KEY ably-listen -T -H "127.0.0.1:$AB_PORT" s1 >ev.fifo 2>>listen.err &
-	LS_PID=$!
-	FX_PIDS="${FX_PIDS:-} $ADD_PID $LS_PID"
-}
-
-# stop_listen: SIGTERM to ably-listen; $status is its exit status, $add
-# that of rebal-spool add (which sees the end of its input).
-stop_listen() {
-	kill -TERM "$LS_PID"
-	status=0
-	wait "$LS_PID" || status=$?
-	add=0
-	wait "$ADD_PID" || add=$?
-}
-
-sim_wait() {
-	curl -sf "http://127.0.0.1:$AB_PORT/_sim/wait?event=$1&count=${2:-1}&timeout=30000" >/dev/null
-}
-
-fault() {
-	curl -sf -X POST -d "$1" "http://127.0.0.1:$AB_PORT/_sim/fault" >/dev/null
-}
-
-# pub ID [EXEC]: publish a message with this id on s1.
-pub() {
-	curl -sf -u "$KEY" -H 'Content-Type: application/json' \
-	    -d "{\"id\":\"$1\",\"name\":\"rebalance\",\"data\":{\"exec\":\"${2:-rebalance}\",\"eventId\":\"$1\"}}" \
-	    "http://127.0.0.1:$AB_PORT/channels/s1/messages" >/dev/null
-}
-
-in_spool() {
-	[ -n "$(fx_item "$1")" ]
-}
-
-logged() {
-	grep -q -- "$1" listen.err
 }
 
 # work_all: the worker runs what is due, then exits; bounded.
@@ -81,19 +28,19 @@ ids() {
 }
 
 @test "Ably socket dropped: resumed, the outage's event spooled once; the newest event trades once" {
-	sim
-	listen
-	sim_wait attached
-	pub m1
-	fx_wait 20 in_spool m1
-	fault '{"fault":"delay","what":"connected","ms":300}'
-	fault '{"fault":"drop"}'
-	pub m2
-	fx_wait 20 in_spool m2
-	fx_wait 20 logged "resumed"
-	pub m3
-	fx_wait 20 in_spool m3
-	stop_listen
+	fx_ably
+	fx_listen
+	fx_ably_wait attached
+	fx_pub m1
+	fx_wait 20 fx_in_spool m1
+	fx_ably_fault '{"fault":"delay","what":"connected","ms":300}'
+	fx_ably_fault '{"fault":"drop"}'
+	fx_pub m2
+	fx_wait 20 fx_in_spool m2
+	fx_wait 20 fx_listen_logged "resumed"
+	fx_pub m3
+	fx_wait 20 fx_in_spool m3
+	fx_stop_listen
 	assert_equal "$status" 0
 	assert_equal "$add" 0
 	grep -q "attached resumed=1" listen.err
@@ -108,19 +55,19 @@ m3 done ok ably"
 }
 
 @test "Ably resume failing: the gap is read from history, the event spooled once as history" {
-	sim
-	listen
-	sim_wait attached
-	pub m1
-	fx_wait 20 in_spool m1
-	fault '{"fault":"fail_resume"}'
-	fault '{"fault":"delay","what":"connected","ms":300}'
-	fault '{"fault":"drop"}'
-	pub m2
-	fx_wait 20 in_spool m2
-	fx_wait 20 logged "was not resumed"
-	fx_wait 20 logged "backfill"
-	stop_listen
+	fx_ably
+	fx_listen
+	fx_ably_wait attached
+	fx_pub m1
+	fx_wait 20 fx_in_spool m1
+	fx_ably_fault '{"fault":"fail_resume"}'
+	fx_ably_fault '{"fault":"delay","what":"connected","ms":300}'
+	fx_ably_fault '{"fault":"drop"}'
+	fx_pub m2
+	fx_wait 20 fx_in_spool m2
+	fx_wait 20 fx_listen_logged "was not resumed"
+	fx_wait 20 fx_listen_logged "backfill"
+	fx_stop_listen
 	assert_equal "$status" 0
 	work_all
 	assert_success
@@ -131,14 +78,14 @@ m2 done ok history"
 }
 
 @test "Ably silent: the listener drops the dead socket, resumes, and the event is spooled" {
-	sim -i 100
-	listen
-	sim_wait attached
-	fault '{"fault":"silent"}'
-	pub m1
-	fx_wait 40 logged "no activity for"
-	fx_wait 20 in_spool m1
-	stop_listen
+	fx_ably -i 100
+	fx_listen
+	fx_ably_wait attached
+	fx_ably_fault '{"fault":"silent"}'
+	fx_pub m1
+	fx_wait 40 fx_listen_logged "no activity for"
+	fx_wait 20 fx_in_spool m1
+	fx_stop_listen
 	assert_equal "$status" 0
 	work_all
 	assert_success
@@ -148,20 +95,20 @@ m2 done ok history"
 }
 
 @test "ably-listen killed and restarted: the event published meanwhile is spooled once" {
-	sim
-	listen
-	sim_wait attached
-	pub m1 print-positions
-	fx_wait 20 in_spool m1
+	fx_ably
+	fx_listen
+	fx_ably_wait attached
+	fx_pub m1 print-positions
+	fx_wait 20 fx_in_spool m1
 	kill -KILL "$LS_PID"
 	wait "$LS_PID" || true
 	# rebal-spool add ends with its input, having stored what it read
 	wait "$ADD_PID"
-	pub m2
-	listen
-	fx_wait 20 in_spool m2
-	fx_wait 20 logged "attached resumed="
-	stop_listen
+	fx_pub m2
+	fx_listen
+	fx_wait 20 fx_in_spool m2
+	fx_wait 20 fx_listen_logged "attached resumed="
+	fx_stop_listen
 	work_all
 	assert_success
 	assert_equal "$(ids)" "m1 done ok ably

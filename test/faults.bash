@@ -356,3 +356,65 @@ fx_not_above_target() {
 	  else "\($a) \($s): \($q) shares worth \($q * $p) above \($w) of \($v)" | stderr | false end' \
 	    ib-final.json >/dev/null
 }
+
+# --- Ably: ably-sim, and ably-listen feeding rebal-spool add -------------
+
+FX_KEY=fxapp.fxkey:fx-ably-secret-3d9b
+
+# fx_ably [OPTIONS]: start ably-sim (journal ably.ndjson), key FX_KEY.
+fx_ably() {
+	export ABLY_SIM_KEYS=$FX_KEY
+	start_server AB ably-sim -j "$BATS_TEST_TMPDIR/ably.ndjson" "$@"
+}
+
+# fx_listen [VAR=VALUE...]: ably-listen on channel s1 feeding rebal-spool
+# add through a fifo, so that each has its own pid (LS_PID, ADD_PID), both
+# with VAR=VALUE in their environment; their outputs are appended to
+# add.out, add.err and listen.err.
+fx_listen() {
+	rm -f ev.fifo
+	mkfifo ev.fifo
+	env "$@" rebal-spool add <ev.fifo >>add.out 2>>add.err &
+	ADD_PID=$!
+	env ABLY_API_KEY="$FX_KEY" "$@" ably-listen -T -H "127.0.0.1:$AB_PORT" s1 \
+	    >ev.fifo 2>>listen.err &
+	LS_PID=$!
+	FX_PIDS="${FX_PIDS:-} $ADD_PID $LS_PID"
+}
+
+# fx_stop_listen: SIGTERM to ably-listen; $status is its exit status, $add
+# that of rebal-spool add (which sees the end of its input).
+fx_stop_listen() {
+	kill -TERM "$LS_PID"
+	status=0
+	wait "$LS_PID" || status=$?
+	add=0
+	wait "$ADD_PID" || add=$?
+}
+
+# fx_ably_wait EVENT [COUNT]: until ably-sim counted EVENT COUNT times.
+fx_ably_wait() {
+	curl -sf "http://127.0.0.1:$AB_PORT/_sim/wait?event=$1&count=${2:-1}&timeout=30000" >/dev/null
+}
+
+# fx_ably_fault JSON: inject a fault into ably-sim.
+fx_ably_fault() {
+	curl -sf -X POST -d "$1" "http://127.0.0.1:$AB_PORT/_sim/fault" >/dev/null
+}
+
+# fx_pub ID [EXEC]: publish a message with this id on s1.
+fx_pub() {
+	curl -sf -u "$FX_KEY" -H 'Content-Type: application/json' \
+	    -d "{\"id\":\"$1\",\"name\":\"rebalance\",\"data\":{\"exec\":\"${2:-rebalance}\",\"eventId\":\"$1\"}}" \
+	    "http://127.0.0.1:$AB_PORT/channels/s1/messages" >/dev/null
+}
+
+# fx_in_spool ID: the spool holds item ID.
+fx_in_spool() {
+	[ -n "$(fx_item "$1")" ]
+}
+
+# fx_listen_logged TEXT: ably-listen logged TEXT.
+fx_listen_logged() {
+	grep -q -- "$1" listen.err
+}
