@@ -10,10 +10,10 @@
 load helper
 load faults
 
+# The tests that trade start ib-sim (fx_ib), each on its own scenario.
 setup() {
 	fx_setup
 	fx_alloc
-	fx_ib
 	FULL=$BATS_TEST_TMPDIR/full
 	rm -f "$FULL"
 }
@@ -97,6 +97,7 @@ stage_is() {
 }
 
 @test "disk full at the dedup marker: the event is stored and add says 74; added again it is a duplicate, stored once" {
+	fx_ib
 	fx_event e1 >ev.json
 	full
 	fault_env "$REBAL_STATE/spool/seen" create
@@ -122,6 +123,7 @@ stage_is() {
 }
 
 @test "SIGKILL of rebal-spool add at each step of storing an event: absent or there once; the listener writes it again at its restart; stored once" {
+	fx_ib
 	fx_ably
 	full
 	n=0 k=0
@@ -180,6 +182,7 @@ m4 done ok"
 }
 
 @test "disk full under the listener and the spool: both stop with 74; with space again the restarted pair stores the event once" {
+	fx_ib
 	fx_ably
 	fault_env "$REBAL_STATE"
 	fx_listen "${FX_ENV[@]}"
@@ -211,6 +214,7 @@ m4 done ok"
 }
 
 @test "disk full while the worker claims an item: 74, the item stays in new/ as it was; with space again it runs once" {
+	fx_ib
 	fx_add e1
 	before=$(cat "$REBAL_STATE/spool/new/e1")
 	full
@@ -267,6 +271,7 @@ m4 done ok"
 }
 
 @test "disk full for the run directory: rebal-run stops before trading (74); the item fails and is notified; retried with space, it trades once" {
+	fx_ib
 	fx_add e1
 	full
 	fault_env "$REBAL_STATE/runs"
