@@ -351,14 +351,25 @@ emit(jv v)
 }
 
 /* Called often: a pipe on standard output whose reader has gone says so
- * by POLLERR, long before the next event would find it. */
+ * by POLLERR, long before the next event would find it. While stopping on
+ * a signal (rebal-daemon stops the reader too) the clean stop goes on; the
+ * state saved at exit keeps the mark. */
 static void
 check_reader(void)
 {
 	struct pollfd p = { .fd = STDOUT_FILENO, .events = 0 };
+	static int gone;
+	int i;
 
-	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)))
+	if (gone || poll(&p, 1, 0) != 1 || !(p.revents & (POLLERR | POLLHUP)))
+		return;
+	if (!got_term && !got_hup)
 		reader_lost("the reader went away");
+	gone = 1;
+	for (i = 0; i < nchans; i++)
+		chans[i].replay = 1;
+	warnx("standard output: the reader went away: the last events will "
+	    "be written again at the next start");
 }
 
 /* At start: the tail of a channel whose reader went away, again. */
