@@ -208,7 +208,12 @@ quote(struct calc *c, jv snap, struct sym *s, int need_ask)
 		}
 		s->ask = 0;
 	}
-	if (opt.maxage > 0) {
+	if (opt.maxage > 0 && jvx_bool(q, "delayed", 0)) {
+		/* delayed data is minutes old when it arrives ("at") */
+		adderr(c, "%s: delayed quote (its age is unknown; -S 0 accepts "
+		    "it)", s->name);
+		bad = 1;
+	} else if (opt.maxage > 0) {
 		if ((at = jvx_str(q, "at")) == NULL)
 			at = jvx_str(snap, "at");
 		if (at == NULL || tm_parse(at, &t) != 0) {
@@ -242,7 +247,7 @@ load(struct calc *c, char *msg, size_t msgsz)
 	jv snap = jvx_get(c->job, "snapshot");
 	jv pos = jv_null();
 	struct sym *s;
-	const char *name;
+	const char *name, *st;
 	double x, rpct = 0;
 	int i, n, rc = -1;
 
@@ -312,9 +317,20 @@ load(struct calc *c, char *msg, size_t msgsz)
 		    c->wsum);
 		goto out;
 	}
+	if (!(c->wsum > 0)) {
+		snprintf(msg, msgsz, "allocations weigh 0 in all (refusing to "
+		    "treat that as an all-cash target)");
+		goto out;
+	}
 
 	if (jv_get_kind(snap) != JV_KIND_OBJECT) {
 		snprintf(msg, msgsz, "job has no snapshot");
+		goto out;
+	}
+	if ((name = jvx_str(snap, "account")) != NULL &&
+	    strcmp(name, jvx_str(acct, "id")) != 0) {
+		snprintf(msg, msgsz, "the snapshot is of account %s, not %s",
+		    name, jvx_str(acct, "id"));
 		goto out;
 	}
 	if (!jvx_num(snap, "net_liquidation", &c->V) || !(c->V > 0)) {
@@ -344,7 +360,12 @@ load(struct calc *c, char *msg, size_t msgsz)
 			jv_free(p);
 			goto out;
 		}
-		if (x != 0) {
+		if (x != 0 && (st = jvx_str(p, "sec_type")) != NULL &&
+		    strcmp(st, "STK") != 0) {
+			/* an option or future on the symbol is not the stock */
+			addwarn(c, "Position %s (%s, %.10g) is not a stock: not "
+			    "valued or traded", name, st, x);
+		} else if (x != 0) {
 			if ((s = sym_find(c, name)) == NULL)
 				s = sym_add(c, name);
 			else if (s->held != 0) {

@@ -315,3 +315,54 @@ all"
 	run grep -c -E 'socket\(|connect\(' "$BATS_TEST_TMPDIR/trace"
 	assert_output 0
 }
+
+# audit: a position that is not the stock (an option, a future) is not a
+# holding of the stock: selling "its" shares would sell stock never held.
+@test "an option position on a target symbol is never sold as the stock" {
+	jq -c '.allocations[0].weight = 0.01 | .snapshot.positions[0] =
+	    {symbol: "SPY", con_id: 999, sec_type: "OPT", currency: "USD",
+	     qty: 10, avg_cost: 1500}' "$DATA/calc-example.ndjson" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr rebal-calc -p sell "$BATS_TEST_TMPDIR/in"
+	assert_success
+	run orders <<<"$output"
+	assert_output "SELL GLD 50 MKT"
+	[[ $stderr == *"DU1234567: Position SPY (OPT, 10) is not a stock: not valued or traded"* ]]
+	# the stock and an option on it together are no duplicate
+	jq -c '.snapshot.positions += [{symbol: "SPY", con_id: 999,
+	    sec_type: "OPT", qty: -1, avg_cost: 300}]' "$DATA/calc-example.ndjson" |
+	    rebal-calc -q -p all >"$BATS_TEST_TMPDIR/out"
+	run orders <"$BATS_TEST_TMPDIR/out"
+	assert_output "SELL GLD 50 MKT
+BUY TLT 89 LMT 90.47
+BUY QQQ 33 LMT 402.2"
+}
+
+# audit: delayed data is 15-20 minutes old when it arrives, whatever "at"
+# (its arrival) says.
+@test "a delayed quote is stale; -S 0 accepts it" {
+	bad_quote '.snapshot.quotes.TLT.delayed = true'
+	assert_output "failed 65 rebal-calc refusing to trade on bad quotes: TLT: delayed quote (its age is unknown; -S 0 accepts it)"
+	run sh -c 'jq -c ".snapshot.quotes.TLT.delayed = true" "$1" |
+	    rebal-calc -q -S 0 | jq -r ".plan.orders | length"' sh "$DATA/calc-example.ndjson"
+	assert_output 3
+	jq -c '.snapshot.quotes.TLT.delayed = false' "$DATA/calc-example.ndjson" |
+	    rebal-calc -q | jq -e '.plan'
+}
+
+# audit: a plan must be computed from the job's own account.
+@test "a snapshot of another account fails the job" {
+	jq -c '.snapshot.account = "DU7777777"' "$DATA/calc-example.ndjson" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr rebal-calc -q "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	run jq -r '"\(.status) \(.error.code) \(.error.message)"' <<<"$output"
+	assert_output "failed 65 the snapshot is of account DU7777777, not DU1234567"
+}
+
+# audit: all weights 0 sells everything, as an empty list would.
+@test "allocations whose weights are all 0 fail like an empty list" {
+	jq -c '.allocations[].weight = 0' "$DATA/calc-example.ndjson" >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr rebal-calc -q "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	run jq -r '"\(.status) \(.error.code) \(.error.message)"' <<<"$output"
+	assert_output "failed 65 allocations weigh 0 in all (refusing to treat that as an all-cash target)"
+}
