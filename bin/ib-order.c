@@ -88,6 +88,7 @@ struct bk {
 	char sym[32], action[8], type[8], status[32];
 	char *ref;
 	double qty, filled, limit;
+	int handled;		/* adopted or to be cancelled by this run */
 };
 
 struct run {
@@ -116,6 +117,7 @@ struct run {
 	int fail_code;
 	char fail_msg[600];
 	int timed_out;		/* the fill deadline passed */
+	int refused;		/* committed() failed: fail_msg says why */
 };
 
 static void
@@ -224,7 +226,11 @@ held(jv snap, const char *sym)
 		jv e = jv_array_get(jv_copy(p), i);
 		const char *s = jvx_str(e, "symbol");
 
-		if (s && strcmp(s, sym) == 0 && jvx_num(e, "qty", &q))
+		const char *st = jvx_str(e, "sec_type");
+
+		/* an option or future on SYM is no share of the stock */
+		if (s && strcmp(s, sym) == 0 && jvx_num(e, "qty", &q) &&
+		    (st == NULL || strcmp(st, "STK") == 0))
 			h += q;
 		jv_free(e);
 	}
@@ -328,7 +334,11 @@ guards(struct run *r, jv snap, char *msg, size_t n)
 		return -1;
 	}
 	sa = jvx_str(snap, "account");
-	if (sa != NULL && strcmp(sa, r->acct)) {
+	if (sa == NULL) {
+		snprintf(msg, n, "the snapshot names no account");
+		return -1;
+	}
+	if (strcmp(sa, r->acct)) {
 		snprintf(msg, n, "the snapshot is of account %s", sa);
 		return -1;
 	}
@@ -429,8 +439,20 @@ book_add(struct run *r, long long client, long long id, long long perm,
 		cpy(b->status, sizeof b->status, status);
 	b->ref = xstrdup(ref ? ref : "");
 	b->qty = qty;
-	b->filled = filled;
+	if (filled > b->filled)	/* OPEN_ORDER says 0: keep ORDER_STATUS's */
+		b->filled = filled;
 	b->limit = limit;
+}
+
+static struct bk *
+book_find(struct run *r, long long client, long long id)
+{
+	int i;
+
+	for (i = 0; i < r->nb; i++)
+		if (r->b[i].client == client && r->b[i].id == id)
+			return &r->b[i];
+	return NULL;
 }
 
 /* The open orders the snapshot saw (for a dry run). */
@@ -511,6 +533,7 @@ classify(struct run *r)
 			continue;
 		}
 		if (o != NULL) {
+			b->handled = 1;
 			o->st = O_LIVE;
 			o->adopted = 1;
 			o->id = b->id;
@@ -535,6 +558,7 @@ classify(struct run *r)
 			    b->qty, b->sym);
 			continue;
 		}
+		b->handled = 1;
 		o = add_ord(r);
 		o->kind = K_CANCEL;
 		o->st = O_LIVE;
@@ -551,6 +575,100 @@ classify(struct run *r)
 		cpy(o->status, sizeof o->status, b->status);
 		o->ref = xstrdup(b->ref);
 	}
+}
+
+/* What is left to fill of a working order. */
+static double
+left(double qty, double filled)
+{
+	return qty - filled > 0 ? qty - filled : 0;
+}
+
+/*
+ * After classify: what the account will have working once the plan is
+ * placed must fit. The sells of a symbol (the plan's, adopted orders at what
+ * is left of them, and every other working sell of the account that stays:
+ * other clients', manual ones, another phase's) never exceed the shares
+ * held; adopted buys count at what is left of them against the -b share of
+ * the cash. -1 with MSG.
+ */
+static int
+committed(struct run *r, jv snap, char *msg, size_t n)
+{
+	double need, pend, h, px, buys = 0, cash;
+	char who[200], adopted[200];
+	int i, j, nadopt = 0;
+	struct bk *b;
+
+	for (i = 0; i < r->no; i++) {
+		struct ord *o = &r->o[i];
+
+		if (o->kind != K_PLAN || (o->st != O_NEW && !o->adopted))
+			continue;
+		px = o->limit > 0 ? o->limit : quote(snap, o->sym,
+		    o->action[0] == 'B' ? "ask" : "bid");
+		if (o->action[0] == 'B') {
+			buys += (o->adopted ? left(o->qty, o->filled) :
+			    o->qty) * px;
+			if (o->adopted && nadopt++ == 0)
+				snprintf(adopted, sizeof adopted, "order %lld: "
+				    "BUY %g %s", o->id, o->qty, o->sym);
+			continue;
+		}
+		for (j = 0; j < i; j++)	/* each symbol once */
+			if (r->o[j].kind == K_PLAN && r->o[j].action[0] == 'S' &&
+			    (r->o[j].st == O_NEW || r->o[j].adopted) &&
+			    strcmp(r->o[j].sym, o->sym) == 0)
+				break;
+		if (j < i)
+			continue;
+		need = pend = 0;
+		who[0] = '\0';
+		for (j = 0; j < r->no; j++) {
+			struct ord *p = &r->o[j];
+
+			if (p->kind == K_PLAN && p->action[0] == 'S' &&
+			    strcmp(p->sym, o->sym) == 0)
+				need += p->adopted ? left(p->qty, p->filled) :
+				    p->st == O_NEW ? p->qty : 0;
+		}
+		for (j = 0; j < r->nb; j++) {
+			b = &r->b[j];
+			if (b->handled || !live_status(b->status) ||
+			    strcmp(b->action, "SELL") || strcmp(b->sym, o->sym))
+				continue;
+			pend += left(b->qty, b->filled);
+			if (who[0] == '\0')
+				snprintf(who, sizeof who, "order %lld of "
+				    "client id %lld", b->id, b->client);
+		}
+		h = held(snap, o->sym);
+		if (pend > 0 && need + pend > h + 1e-9) {
+			snprintf(msg, n, "SELL %g %s: with %g more in the "
+			    "account's other working sell orders (%s), more "
+			    "than the %g shares held", need, o->sym, pend, who,
+			    h);
+			return -1;
+		}
+		if (need > h + 1e-9) {
+			snprintf(msg, n, "SELL %g %s: more than the %g shares "
+			    "held", need, o->sym, h);
+			return -1;
+		}
+	}
+	if (nadopt > 0 && buys > 0) {
+		if (!jvx_num(snap, "cash", &cash))
+			cash = 0;
+		if (buys > cash * opt.buy_cash / 100 + 1e-6) {
+			snprintf(msg, n, "the buys cost $%.2f with the working "
+			    "orders adopted at their own size (%s%s), more "
+			    "than %g%% of the cash $%.2f (guard -b)", buys,
+			    adopted, nadopt > 1 ? ", ..." : "", opt.buy_cash,
+			    cash);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* ---------------------------------------------------------------- */
@@ -616,7 +734,12 @@ static void
 on_status(struct run *r, const struct twsm_order_status *s)
 {
 	struct ord *o = find_ord(r, s->client_id, s->order_id, s->perm_id);
+	struct bk *b;
 
+	if (r->collect && (b = book_find(r, s->client_id, s->order_id)) !=
+	    NULL && isfinite(s->filled) && s->filled < DBL_MAX &&
+	    s->filled > b->filled)
+		b->filled = s->filled;
 	if (o == NULL) {
 		ghost(r, s->client_id, s->order_id, s->status);
 		return;
@@ -1213,6 +1336,21 @@ stale(struct run *r, char *msg, size_t n)
 		for (j = 0; j < r->no; j++) {
 			struct ord *o = &r->o[j];
 
+			/* a buy anywhere spent cash the buys were sized with */
+			if (o->kind == K_PLAN && o->st == O_NEW && x->buy &&
+			    o->action[0] == 'B' &&
+			    jv_get_kind(r->snap_execs) == JV_KIND_OBJECT &&
+			    strcmp(o->sym, x->sym) != 0) {
+				snprintf(msg, n, "%s was bought after the "
+				    "snapshot the plan was computed from "
+				    "(execution %s: %g at %g, order %lld of "
+				    "client id %lld): the cash the buys were "
+				    "sized with is gone; nothing sent; retry "
+				    "with a fresh snapshot", x->sym, x->id,
+				    x->shares, x->price, x->order_id,
+				    x->client);
+				return -1;
+			}
 			if (o->kind != K_PLAN || o->st != O_NEW ||
 			    strcmp(o->sym, x->sym) != 0)
 				continue;
@@ -1437,7 +1575,7 @@ drain(struct run *r)
 
 /* The trading part with a connection: sync, cancel, place, wait. */
 static void
-trade(struct run *r)
+trade(struct run *r, jv snap)
 {
 	char msg[1024];
 	int i, rc, sells_ok;
@@ -1452,6 +1590,10 @@ trade(struct run *r)
 	if (rc != 1)
 		return;
 	classify(r);
+	if (committed(r, snap, r->fail_msg, sizeof r->fail_msg) < 0) {
+		r->refused = 1;		/* a check: failed as the guards do */
+		return;
+	}
 	for (i = 0; i < r->no; i++)
 		if (r->o[i].kind == K_CANCEL)
 			cancel(r, &r->o[i]);
@@ -1626,6 +1768,12 @@ do_job(jv job, void *ctx)
 		/* a dry run: what the snapshot says would be cancelled */
 		book_from_snapshot(&r, snap);
 		classify(&r);
+		if (!opt.cancel_only && committed(&r, snap, msg,
+		    sizeof msg) < 0) {
+			job = jvx_fail(job, EX_DATAERR, "%s; nothing sent", msg);
+			code = EX_DATAERR;
+			goto out;
+		}
 		job = append_entries(&r, job);
 		job = jv_object_set(job, jv_string("status"), jv_string("ok"));
 		goto out;
@@ -1684,9 +1832,15 @@ do_job(jv job, void *ctx)
 		code = EX_CONFIG;
 		goto out;
 	}
-	trade(&r);
+	trade(&r, snap);
 	tws_close(r.t);	/* before the job goes out (DESIGN 5) */
 	r.t = NULL;
+	if (r.refused) {
+		job = jvx_fail(job, EX_DATAERR, "%s; nothing sent",
+		    r.fail_msg);
+		code = EX_DATAERR;
+		goto out;
+	}
 	job = append_entries(&r, job);
 	if ((code = verdict(&r, msg, sizeof msg)) != 0)
 		job = jvx_fail(job, code, "%s", msg);

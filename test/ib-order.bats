@@ -467,3 +467,88 @@ FOREIGN='.orders = [
 	stop_sim
 	assert_equal "$(connects)" 0
 }
+
+# audit: an option position in a symbol is no share of the stock.
+@test "a position that is not the stock is not shares held: no sell of stock never held" {
+	sim '.accounts[0].positions |= map(select(.symbol != "SPY"))'
+	plan sell '{symbol: "SPY", action: "SELL", qty: 10, type: "MKT"}' |
+	    jq -c '.snapshot.positions[0] = {symbol: "SPY", con_id: 999, sec_type: "OPT",
+	        currency: "USD", qty: 10, avg_cost: 1500}' >"$BATS_TEST_TMPDIR/job.json"
+	run -1 order -x -H "$H" "$BATS_TEST_TMPDIR/job.json"
+	assert_equal "$(jq -r '"\(.status) \(.error.code) \(.error.message)"' <<<"$output")" \
+	    "failed 65 SELL 10 SPY: more than the 0 shares held; nothing sent"
+	stop_sim
+	assert_equal "$(placed)" 0
+	assert_equal "$(jq -c '[.accounts[0].positions[] | select(.symbol == "SPY")]' "$S")" '[]'
+}
+
+# audit: the account check must not pass for want of an account.
+@test "a snapshot that names no account is refused" {
+	sim
+	plan sell '{symbol: "GLD", action: "SELL", qty: 50, type: "MKT"}' |
+	    jq -c 'del(.snapshot.account)' >"$BATS_TEST_TMPDIR/job.json"
+	run -1 order -x -H "$H" "$BATS_TEST_TMPDIR/job.json"
+	assert_equal "$(jq -r '"\(.status) \(.error.code) \(.error.message)"' <<<"$output")" \
+	    "failed 65 the snapshot names no account; nothing sent"
+	stop_sim
+	assert_equal "$(connects)" 0
+}
+
+# audit: another client's or a manual sell order working on the same shares:
+# both filling would sell more than is held (a short position).
+@test "sells that, with the account's other working sells, exceed the shares held are refused" {
+	sim '.orders = [{account: "DU1234567", symbol: "GLD", action: "SELL", qty: 30,
+	    type: "LMT", limit: 250, client_id: 0, order_id: 8}]'
+	plan sell '{symbol: "GLD", action: "SELL", qty: 50, type: "MKT"}' |
+	    jq -c '.snapshot.open_orders = [{order_id: 8, perm_id: 80, client_id: 0,
+	        symbol: "GLD", action: "SELL", qty: 30, filled: 0, type: "LMT", limit: 250,
+	        tif: "DAY", status: "Submitted", ref: ""}]' >"$BATS_TEST_TMPDIR/job.json"
+	want="failed 65 SELL 50 GLD: with 30 more in the account's other working sell orders (order 8 of client id 0), more than the 50 shares held; nothing sent"
+	# the dry run sees it in the snapshot, -x in the gateway's list
+	run -1 order -H "$H" "$BATS_TEST_TMPDIR/job.json"
+	assert_equal "$(jq -r '"\(.status) \(.error.code) \(.error.message)"' <<<"$output")" "$want"
+	run -1 order -x -H "$H" "$BATS_TEST_TMPDIR/job.json"
+	assert_equal "$(jq -r '"\(.status) \(.error.code) \(.error.message)"' <<<"$output")" "$want"
+	# what is left of the shares may be sold
+	plan sell '{symbol: "GLD", action: "SELL", qty: 20, type: "MKT"}' >"$BATS_TEST_TMPDIR/job2.json"
+	run -0 order -x -H "$H" "$BATS_TEST_TMPDIR/job2.json"
+	assert_equal "$(jq -r '.executions[0] | "\(.qty) \(.status)"' <<<"$output")" "20 Filled"
+	stop_sim
+	assert_equal "$(placed)" 1
+	assert_equal "$(jq -c '[.orders[] | [.order_id, .client_id, .qty, .status]]' "$S")" \
+	    '[[8,0,30,"Submitted"],[9,1234567,20,"Filled"]]'
+}
+
+# audit: an order of this event adopted after a crash counts at what is left
+# of it, whatever the new plan says.
+@test "adopted working buys count at their own size against the cash" {
+	sim '.fills = {limit_orders: "never"} | .orders = [{account: "DU1234567", symbol: "TLT",
+	    action: "BUY", qty: 200, type: "LMT", limit: 90.47, ref: "rebal:ev-1:DU1234567",
+	    client_id: 1234567, order_id: 3}]'
+	plan buy '{symbol: "TLT", action: "BUY", qty: 100, type: "LMT", limit: 90.47}' \
+	    '{symbol: "QQQ", action: "BUY", qty: 30, type: "LMT", limit: 402.2}' >"$BATS_TEST_TMPDIR/job.json"
+	run -1 order -x -t 5 -H "$H" "$BATS_TEST_TMPDIR/job.json"
+	assert_equal "$(jq -r '"\(.status) \(.error.code) \(.error.message)"' <<<"$output")" \
+	    "failed 65 the buys cost \$30160.00 with the working orders adopted at their own size (order 3: BUY 200 TLT), more than 100% of the cash \$22000.00 (guard -b); nothing sent"
+	stop_sim
+	assert_equal "$(placed)" 0
+	assert_equal "$(jq -c '[.orders[] | [.order_id, .qty, .status]]' "$S")" '[[3,200,"Submitted"]]'
+}
+
+# audit: a buy in any symbol since the snapshot spent the cash the buys were
+# sized with.
+@test "a buy the snapshot did not see, in a symbol the plan does not trade, stops the buys (75)" {
+	sim '.executions = [{account: "DU1234567", symbol: "SPY", action: "BUY", qty: 40,
+	    price: 500.1, ref: "manual", client_id: 0, order_id: 5, exec_id: "e-9"}]'
+	plan buy '{symbol: "TLT", action: "BUY", qty: 200, type: "LMT", limit: 90.47}' |
+	    jq -c '.snapshot.executions_today = []' >"$BATS_TEST_TMPDIR/job.json"
+	run -1 order -x -H "$H" "$BATS_TEST_TMPDIR/job.json"
+	assert_equal "$(jq -r .error.code <<<"$output")" 75
+	[[ $(jq -r .error.message <<<"$output") == "SPY was bought after the snapshot the plan was computed from (execution e-9: 40 at 500.1, order 5 of client id 0): the cash the buys were sized with is gone; nothing sent"* ]]
+	# sells are not held back by it
+	plan sell '{symbol: "GLD", action: "SELL", qty: 50, type: "MKT"}' |
+	    jq -c '.snapshot.executions_today = []' >"$BATS_TEST_TMPDIR/job2.json"
+	run -0 order -x -H "$H" "$BATS_TEST_TMPDIR/job2.json"
+	stop_sim
+	assert_equal "$(placed)" 1
+}
