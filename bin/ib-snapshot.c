@@ -276,6 +276,30 @@ value(struct snap *s, const char *tag)
 	return v;
 }
 
+/* The currency of TAG's rows when none is USD (a non-USD base currency):
+ * into CCY, 1; else 0. */
+static int
+foreign(struct snap *s, const char *tag, char *ccy, size_t n)
+{
+	jv t = jvx_get(s->values, tag);
+	int r = 0;
+
+	if (jv_get_kind(t) == JV_KIND_OBJECT &&
+	    !jv_object_has(jv_copy(t), jv_string("USD"))) {
+		jv_object_keys_foreach(t, k) {
+			const char *c = jv_string_value(k);
+
+			if (!r && *c != '\0' && strcmp(c, "BASE") != 0) {
+				snprintf(ccy, n, "%s", c);
+				r = 1;
+			}
+			jv_free(k);
+		}
+	}
+	jv_free(t);
+	return r;
+}
+
 static void
 warn_once(struct snap *s, const char *msg)
 {
@@ -637,7 +661,7 @@ take(jv job)
 	struct twsm_exec_filter flt;
 	jv acct = jvx_get(job, "account"), al;
 	const char *type, *host, *port;
-	char *hpbuf = NULL, hp[300];
+	char *hpbuf = NULL, hp[300], ccy[32];
 	double client, dl, wake, now;
 	int i, n, r;
 
@@ -716,6 +740,12 @@ take(jv job)
 		else if (r > 0)
 			dispatch(&s, m);
 	}
+	/* quotes are of SMART/USD stocks: the money must be in USD too */
+	if (!s.fail && (foreign(&s, "NetLiquidation", ccy, sizeof ccy) ||
+	    foreign(&s, "TotalCashValue", ccy, sizeof ccy)))
+		failf(&s, EX_CONFIG, "the account's values are in %s, not USD: "
+		    "orders of US stocks are sized in USD, and currencies are "
+		    "not converted", ccy);
 	/* disconnect before writing the job (DESIGN 5) */
 	tws_close(s.t);
 	if (s.fail)

@@ -164,3 +164,15 @@ sim() { # sim [yaml lines to append]
 	run ib-snapshot -m 7
 	assert_equal "$status" 64
 }
+
+# audit: prices are in USD (SMART, USD contracts); a net liquidation and cash
+# in another currency would size every order by the exchange rate.
+@test "an account whose values are not in USD fails (78) instead of mixing currencies" {
+	sed -i 's/^    cash: 22000$/    cash: 22000\n    currency: CAD/' sc.yaml
+	sim
+	run --separate-stderr ib-snapshot -H 127.0.0.1:$SIM_PORT job.json
+	assert_failure 78
+	assert_equal "$(jq -r '"\(.status) \(.error.code) \(.error.message)"' <<<"$output")" \
+	    "failed 78 the account's values are in CAD, not USD: orders of US stocks are sized in USD, and currencies are not converted"
+	assert_equal "$(jq -r '.snapshot // "none"' <<<"$output")" none
+}
