@@ -1741,6 +1741,19 @@ do_job(jv job, void *ctx)
 	}
 	if (r.ref == NULL)	/* no orders: the ref rebal-calc would give */
 		r.ref = event_ref(job, r.acct);
+	else if (!opt.cancel_only) {
+		char *want = event_ref(job, r.acct);
+
+		/* a later run of this event must know its orders by it */
+		if (strcmp(r.ref, want) != 0) {
+			job = jvx_fail(job, EX_DATAERR, "reference %s is not this "
+			    "job's %s; nothing sent", r.ref, want);
+			code = EX_DATAERR;
+			free(want);
+			goto out;
+		}
+		free(want);
+	}
 	if (opt.client >= 0)
 		r.client = opt.client;
 	else if (jvx_num(acct, "client_id", &cid) && cid >= 0 &&

@@ -377,6 +377,7 @@ FOREIGN='.orders = [
 	|{symbol:"TLT",action:"BUY",qty:5,type:"LMT"}|LMT without a positive limit
 	|{symbol:"SPY",action:"BUY",qty:5,type:"MKT",ref:"manual"}|reference "manual" is not rebal:EVENT:DU1234567
 	|{symbol:"SPY",action:"BUY",qty:5,type:"MKT",ref:"rebal:ev-1:DU999"}|is not rebal:EVENT:DU1234567
+	|{symbol:"SPY",action:"BUY",qty:5,type:"MKT",ref:"rebal:ev-0:DU1234567"}|reference rebal:ev-0:DU1234567 is not this job's rebal:ev-1:DU1234567
 	|{symbol:"SPY",action:"BUY",qty:5,type:"MKT",tif:"GTC"}|tif GTC (only DAY is sent)
 	|{symbol:"IWM",action:"BUY",qty:5,type:"MKT"}|no ask in the snapshot
 	EOF
