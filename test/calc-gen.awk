@@ -70,7 +70,7 @@ BEGIN {
 			}
 			for (i = 1; i <= nt; i++)
 				w[i] = sprintf("%.4f", int(w[i] / s * tot * 10000) / 10000)
-			if (rand() < 0.1)
+			if (rand() < 0.1 && nt > 1)	# all 0 would be refused
 				w[1] = "0"
 		}
 		reserve = rand() < 0.4 ? 0 : sprintf("%.2f", rnd(0, 10))
