@@ -129,7 +129,9 @@ struct exec {
 	char *ref;
 };
 
-/* Scripted quote change or closing auction. */
+/* Scripted quote change, closing auction or change of the gateway's
+ * connectivity to IB. */
+enum { NET_NONE, NET_LOST, NET_RESTORED };
 struct event {
 	double after_ms, at;	/* at: sim time, 0 none */
 	char *on;		/* request name that arms it, or NULL */
@@ -140,6 +142,8 @@ struct event {
 	int set_bid, set_ask, set_last, set_close;
 	double volume;
 	int auction, fired;
+	int net, code;		/* NET_*; its ERR_MSG code (1100, 2110,
+				 * 1101, 1102) */
 };
 
 /* Hostile output (faults: hostile), what replaces the frames sent. */
@@ -208,6 +212,9 @@ struct conn {
 	struct acct *updates;		/* REQ_ACCOUNT_UPDATES account */
 	struct sub *subs;
 	int nsubs;
+	/* requests that came while IB was lost, answered at the restore */
+	struct twsf_msg *held;
+	int nheld, heldcap;
 };
 
 static struct {
@@ -237,6 +244,8 @@ static struct {
 	struct { int client; long long next; } *ids;
 	int nids;
 	int master;			/* master API client id, -1 none */
+	int offline;			/* 1100 or 2110 while the gateway has
+					 * lost IB, else 0 */
 	long long perm_seq;
 	int exec_seq;
 	double per_share, min_commission;
@@ -1018,7 +1027,7 @@ sc_event(jv o, jv path)
 {
 	static const char *const keys[] = { "after_ms", "at", "on", "count",
 		"symbol", "bid", "ask", "last", "close", "volume", "auction",
-		NULL };
+		"connectivity", "code", NULL };
 	struct event ev;
 	long long v;
 	char *s;
@@ -1052,11 +1061,38 @@ sc_event(jv o, jv path)
 	ev.volume = -1;
 	sc_num(o, path, "volume", &ev.volume, 0, 1e15);
 	ev.auction = sc_bool(o, path, "auction", 0);
+	if ((s = sc_str(o, path, "connectivity")) != NULL) {
+		if (strcmp(s, "lost") == 0)
+			ev.net = NET_LOST;
+		else if (strcmp(s, "restored") == 0)
+			ev.net = NET_RESTORED;
+		else
+			sc_fail(pk(path, "connectivity"), "connectivity: "
+			    "\"%s\" is not lost or restored", s);
+		free(s);
+		if (ev.sym != NULL || ev.auction)
+			sc_fail(jv_copy(path), "connectivity: not with a "
+			    "symbol or an auction");
+		ev.code = ev.net == NET_LOST ? 1100 : 1102;
+	}
+	if (sc_int(o, path, "code", &v, 0, INT_MAX)) {
+		if (ev.net == NET_NONE)
+			sc_fail(pk(path, "code"), "code: only with "
+			    "connectivity");
+		if (ev.net == NET_LOST ? v != 1100 && v != 2110 :
+		    v != 1101 && v != 1102)
+			sc_fail(pk(path, "code"), "code: %s is %s, not %lld",
+			    ev.net == NET_LOST ? "lost" : "restored",
+			    ev.net == NET_LOST ? "1100 or 2110" :
+			    "1101 or 1102", v);
+		ev.code = (int)v;
+	}
 	if (ev.sym == NULL && (ev.set_bid || ev.set_ask || ev.set_last ||
 	    ev.set_close || ev.volume >= 0))
 		sc_fail(jv_copy(path), "symbol: needed for a quote change");
-	if (!ev.auction && ev.sym == NULL)
-		sc_fail(jv_copy(path), "an event needs a symbol or auction");
+	if (!ev.auction && ev.sym == NULL && ev.net == NET_NONE)
+		sc_fail(jv_copy(path), "an event needs a symbol, auction or "
+		    "connectivity");
 	PUSH(g.events, g.nevents, g.cap_events, ev);
 	jv_free(path);
 }
@@ -3633,6 +3669,85 @@ h_execs(struct rq *q)
 /* 10. Scripted events                                                 */
 /* ------------------------------------------------------------------ */
 
+/* The notices of a change of the gateway's connectivity to IB (CODE 1100,
+ * 2110, 1101, 1102; 0: the farm notices of a connection made while IB is
+ * there), tws-protocol.md 4.2. */
+static void
+net_notices(struct conn *c, int code)
+{
+	switch (code) {
+	case 1100:
+		m_err(c, -1, 1100, "Connectivity between IB and Trader "
+		    "Workstation has been lost.");
+		break;
+	case 2110:
+		m_err(c, -1, 2110, "Connectivity between Trader Workstation "
+		    "and server is broken. It will be restored automatically.");
+		break;
+	case 1101:
+		m_err(c, -1, 1101, "Connectivity between IB and Trader "
+		    "Workstation has been restored - data lost.");
+		break;
+	case 1102:
+		m_err(c, -1, 1102, "Connectivity between IB and Trader "
+		    "Workstation has been restored - data maintained.");
+		break;
+	}
+	if (code == 1100 || code == 2110) {
+		m_err(c, -1, 2103, "Market data farm connection is "
+		    "broken:usfarm");
+		m_err(c, -1, 2105, "HMDS data farm connection is "
+		    "broken:ushmds");
+		m_err(c, -1, 2157, "Sec-def data farm connection is "
+		    "broken:secdefnj");
+	} else {
+		m_err(c, -1, 2104, "Market data farm connection is OK:usfarm");
+		m_err(c, -1, 2106, "HMDS data farm connection is OK:ushmds");
+		m_err(c, -1, 2158, "Sec-def data farm connection is "
+		    "OK:secdefnj");
+	}
+}
+
+static void held_replay(struct conn *c);
+
+/* The gateway loses IB (1100, 2110) or gets it back (1101, 1102). */
+static void
+net_change(struct event *ev)
+{
+	struct sub *sb;
+	int i, k;
+
+	cur_latency = g.lat_default;
+	g.offline = ev->net == NET_LOST ? ev->code : 0;
+	for (i = 0; i < g.nconns; i++) {
+		struct conn *c = g.conns[i];
+
+		if (c->state != CS_READY || c->dead)
+			continue;
+		net_notices(c, ev->code);
+		if (ev->code == 1101) {
+			/* data lost: every subscription is gone */
+			for (k = 0; k < c->nsubs; k++)
+				free(c->subs[k].tags);
+			c->nsubs = 0;
+			c->positions = 0;
+			c->updates = NULL;
+		} else if (ev->code == 1102) {
+			/* data maintained: the streams catch up */
+			for (k = 0; k < c->nsubs; k++) {
+				sb = &c->subs[k];
+				if (sb->kind == SUB_MKT)
+					md_ticks(c, sb->req, sb->sym,
+					    sb->type, 31);
+			}
+		}
+	}
+	/* then the requests that waited, once every client knows */
+	for (i = 0; i < g.nconns && ev->net == NET_RESTORED; i++)
+		if (g.conns[i]->state == CS_READY && !g.conns[i]->dead)
+			held_replay(g.conns[i]);
+}
+
 static void
 px_journal(jv *j, const char *key, int set, struct px p)
 {
@@ -3647,11 +3762,20 @@ static void
 event_fire(struct event *ev, int index)
 {
 	struct sym *s = ev->sym;
-	jv j = jhead(NULL, "event", ev->auction ? "AUCTION" : "QUOTE");
+	jv j = jhead(NULL, "event", ev->net ? "CONNECTIVITY" :
+	    ev->auction ? "AUCTION" : "QUOTE");
 	int i, k, mask = 0;
 
 	ev->fired = 1;
 	j = jv_object_set(j, jv_string("event"), jv_number(index));
+	if (ev->net) {
+		j = jv_object_set(j, jv_string("state"),
+		    jv_string(ev->net == NET_LOST ? "lost" : "restored"));
+		j = jv_object_set(j, jv_string("code"), jv_number(ev->code));
+		journal(j);
+		net_change(ev);
+		return;
+	}
 	if (s != NULL)
 		j = jv_object_set(j, jv_string("symbol"),
 		    jv_string(s->symbol));
@@ -3682,7 +3806,8 @@ event_fire(struct event *ev, int index)
 			mask |= 16;
 		}
 		cur_latency = g.lat_default;
-		for (i = 0; i < g.nconns; i++) {
+		/* while IB is lost no tick comes (1102 catches up) */
+		for (i = 0; i < g.nconns && !g.offline; i++) {
 			struct conn *c = g.conns[i];
 
 			if (c->state != CS_READY || c->dead)
@@ -3738,7 +3863,8 @@ engine(void)
 	for (i = 0; i < g.nevents; i++)
 		if (!g.events[i].fired && event_due(&g.events[i]) <= now_ms())
 			event_fire(&g.events[i], i);
-	for (i = 0; i < g.norders; i++)
+	/* while IB is lost nothing fills and no order moves on */
+	for (i = 0; i < g.norders && !g.offline; i++)
 		order_try(g.orders[i]);
 }
 
@@ -3752,7 +3878,7 @@ engine_wake(void)
 	for (i = 0; i < g.nevents; i++)
 		if ((w = event_due(&g.events[i])) < t)
 			t = w;
-	for (i = 0; i < g.norders; i++)
+	for (i = 0; i < g.norders && !g.offline; i++)
 		if ((w = order_wake(g.orders[i])) < t)
 			t = w;
 	return t;
@@ -3782,11 +3908,14 @@ latency_for(const char *name)
 	return g.lat_default;
 }
 
+static void held_drop(struct conn *c);
+
 static void
 conn_close(struct conn *c, const char *why)
 {
 	if (c->dead)
 		return;
+	held_drop(c);
 	journal_event(c, "CLOSE", why);
 	close(c->fd);
 	c->fd = -1;
@@ -3802,6 +3931,9 @@ conn_free(struct conn *c)
 		jv_free(c->q[i].j);
 	for (i = 0; i < c->nsubs; i++)
 		free(c->subs[i].tags);
+	for (i = 0; i < c->nheld; i++)
+		twsf_msg_free(&c->held[i]);
+	free(c->held);
 	free(c->subs);
 	free(c->q);
 	free(c->rate);
@@ -3908,9 +4040,7 @@ h_start(struct rq *q)
 	c->state = CS_READY;
 	m_managed(c);
 	m_simple(c, 9, "NEXT_VALID_ID", "order_id", next_id_for(c->client));
-	m_err(c, -1, 2104, "Market data farm connection is OK:usfarm");
-	m_err(c, -1, 2106, "HMDS data farm connection is OK:ushmds");
-	m_err(c, -1, 2158, "Sec-def data farm connection is OK:secdefnj");
+	net_notices(c, g.offline);	/* farm notices, or IB is lost */
 }
 
 static const struct handler {
@@ -3944,24 +4074,102 @@ static const struct handler {
 	{ 77, "CANCEL_ACCOUNT_UPDATES_MULTI", h_cancel_upd_multi },
 };
 
+/* The handler of frame M (NULL: unknown); *ID its message id, -1 when the
+ * first field is not a number. */
+static const struct handler *
+handler_of(const struct twsf_msg *m, long long *id)
+{
+	size_t i;
+	char *end;
+
+	*id = -1;
+	if (m->n > 0) {
+		*id = strtoll(m->f[0], &end, 10);
+		if (*end != '\0' || end == m->f[0])
+			*id = -1;
+	}
+	for (i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+		if (handlers[i].id == *id)
+			return &handlers[i];
+	return NULL;
+}
+
+/* Decode and answer a request; Q holds its journal head. */
+static void
+answer(struct rq *q, const struct handler *h, long long id)
+{
+	cur_latency = latency_for(h ? h->name : "");
+	if (h == NULL) {
+		q->j = jv_object_set(q->j, jv_string("id"), jv_number(id));
+		journal(q->j);
+		m_err(q->c, -1, 320, "Error reading request: ib-sim does not "
+		    "handle message id %lld", id);
+	} else {
+		h->fn(q);
+	}
+}
+
+/* IB is back: answer what came while it was lost, in order. */
+static void
+held_replay(struct conn *c)
+{
+	const struct handler *h;
+	struct rq q;
+	long long id;
+	int i, n = c->nheld;
+
+	c->nheld = 0;
+	for (i = 0; i < n; i++) {
+		struct twsf_msg *m = &c->held[i];
+
+		if (!c->dead && !c->closing) {
+			h = handler_of(m, &id);
+			memset(&q, 0, sizeof q);
+			q.c = c;
+			q.m = m;
+			q.j = jhead(c, "in", h ? h->name : "UNKNOWN");
+			q.j = jv_object_set(q.j, jv_string("nfields"),
+			    jv_number(m->n));
+			q.j = jv_object_set(q.j, jv_string("held"), jv_true());
+			m->i = 1;
+			answer(&q, h, id);
+		}
+		twsf_msg_free(m);
+	}
+}
+
+/* The connection goes away with requests still held: they are dropped. */
+static void
+held_drop(struct conn *c)
+{
+	const struct handler *h;
+	long long id;
+	jv j;
+	int i;
+
+	for (i = 0; i < c->nheld; i++) {
+		h = handler_of(&c->held[i], &id);
+		j = jhead(c, "in", h ? h->name : "UNKNOWN");
+		j = jv_object_set(j, jv_string("nfields"),
+		    jv_number(c->held[i].n));
+		j = jv_object_set(j, jv_string("dropped"),
+		    jv_string("offline"));
+		journal(j);
+		twsf_msg_free(&c->held[i]);
+	}
+	c->nheld = 0;
+}
+
 /* One framed request. */
 static void
 request(struct conn *c, struct twsf_msg *m)
 {
-	const struct handler *h = NULL;
+	const struct handler *h;
 	struct rq q;
-	long long id = -1;
-	size_t i;
-	char *end;
+	long long id;
+	jv j;
 
-	if (m->n > 0) {
-		id = strtoll(m->f[0], &end, 10);
-		if (*end != '\0' || end == m->f[0])
-			id = -1;
-	}
-	for (i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
-		if (handlers[i].id == id)
-			h = &handlers[i];
+	h = handler_of(m, &id);
 	c->msgs++;
 	memset(&q, 0, sizeof q);
 	q.c = c;
@@ -3985,16 +4193,26 @@ request(struct conn *c, struct twsf_msg *m)
 			    "been exceeded:max=%ld", c->pacing);
 		return;
 	}
-	cur_latency = latency_for(h ? h->name : "");
-	if (h == NULL) {
-		q.j = jv_object_set(q.j, jv_string("id"), jv_number(id));
-		journal(q.j);
-		m_err(c, -1, 320, "Error reading request: ib-sim does not "
-		    "handle message id %lld", id);
+	if (g.offline && id != 71) {
+		/* IB is lost: kept (M taken over) until it is back */
+		jv_free(q.j);
+		j = jhead(c, "event", "HELD");
+		j = jv_object_set(j, jv_string("request"),
+		    jv_string(h ? h->name : "UNKNOWN"));
+		journal(j);
+		if (c->nheld == c->heldcap) {
+			c->heldcap = c->heldcap ? c->heldcap * 2 : 8;
+			c->held = xrealloc(c->held, (size_t)c->heldcap *
+			    sizeof *c->held);
+		}
+		c->held[c->nheld++] = *m;
+		m->f = NULL;
+		m->n = m->i = 0;
 	} else {
-		h->fn(&q);
-		events_arm(h->name);
+		answer(&q, h, id);
 	}
+	if (h != NULL)
+		events_arm(h->name);
 	if (c->silent_after >= 0 && c->msgs >= c->silent_after)
 		c->silent = 1;
 	if (c->disconnect_after > 0 && c->msgs >= c->disconnect_after &&

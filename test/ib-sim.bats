@@ -473,3 +473,147 @@ stop_sim() {
 	run jq -c '.orders[] | [.client_id, .order_id, .status]' "$S"
 	assert_output '[3,17,"Cancelled"]'
 }
+
+@test "connectivity: scenario errors name file:line" {
+	f=$(scenario net1 <<-'EOF'
+	accounts: [{id: DU1, cash: 10}]
+	events:
+	  - {after_ms: 1, connectivity: gone}
+	EOF
+	)
+	run ib-sim -f "$f"
+	assert_failure 78
+	assert_output --partial "$f:3: connectivity: \"gone\" is not lost or restored"
+	f=$(scenario net2 <<-'EOF'
+	accounts: [{id: DU1, cash: 10}]
+	events:
+	  - {after_ms: 1, connectivity: lost, code: 1102}
+	EOF
+	)
+	run ib-sim -f "$f"
+	assert_failure 78
+	assert_output --partial "$f:3: code: lost is 1100 or 2110, not 1102"
+	f=$(scenario net3 <<-'EOF'
+	accounts: [{id: DU1, cash: 10}]
+	symbols: [{symbol: SPY, con_id: 1}]
+	events:
+	  - {after_ms: 1, symbol: SPY, bid: 2, code: 1101}
+	  - {after_ms: 1, symbol: SPY, connectivity: restored}
+	EOF
+	)
+	run ib-sim -f "$f"
+	assert_failure 78
+	assert_output --partial "$f:4: code: only with connectivity"
+	sed -i 4d "$f"
+	run ib-sim -f "$f"
+	assert_failure 78
+	assert_output --partial "$f:4: connectivity: not with a symbol"
+}
+
+@test "conformance: @stoqey/ib reports 1100, 2110, 1101, 1102 as a real gateway's notices" {
+	sim "$DATA/ib-sim/connectivity.yaml"
+	run ib connectivity
+	echo "$output"
+	assert_success
+	assert_output --partial "PASS"
+	refute_output --partial "not ok"
+	stop_sim
+	run jq -c 'select(.msg == "HELD") | .request' "$J"
+	assert_output - <<-'EOF'
+	"REQ_MANAGED_ACCTS"
+	"REQ_CURRENT_TIME"
+	"REQ_CURRENT_TIME"
+	EOF
+	run jq -c 'select(.msg == "CONNECTIVITY") | [.state, .code]' "$J"
+	assert_output - <<-'EOF'
+	["lost",1100]
+	["restored",1102]
+	["lost",2110]
+	["restored",1101]
+	EOF
+}
+
+@test "connectivity: nothing fills while IB is lost; the order fills after 1102" {
+	f=$(scenario netfill <<-'EOF'
+	accounts: [{id: DU1, cash: 10000}]
+	symbols: [{symbol: SPY, con_id: 1, bid: 10, ask: 10.5}]
+	events:
+	  - {on: PLACE_ORDER, connectivity: lost}
+	  - {on: PLACE_ORDER, after_ms: 200, connectivity: restored}
+	EOF
+	)
+	sim "$f"
+	run ib order 4 DU1 SPY BUY 5 MKT
+	assert_success
+	assert_output --partial "status Filled filled 5 remaining 0 avg 10.5"
+	stop_sim
+	run jq -c 'select(.dir == "out" and ((.msg == "ERR_MSG" and .code > 1000
+	    and .code < 2000) or .msg == "ORDER_STATUS" or
+	    .msg == "EXECUTION_DATA")) | [.msg, .code // .status // .exec_id[-5:]]' "$J"
+	assert_output - <<-'EOF'
+	["ORDER_STATUS","Submitted"]
+	["ERR_MSG",1100]
+	["ERR_MSG",1102]
+	["EXECUTION_DATA","01.01"]
+	["ORDER_STATUS","Filled"]
+	EOF
+}
+
+@test "connectivity: 1101 drops every subscription; a client connecting meanwhile is told; held requests die with their connection" {
+	f=$(scenario netlost <<-'EOF'
+	accounts: [{id: DU1, cash: 10}]
+	symbols: [{symbol: SPY, con_id: 1, bid: 500, ask: 500.05, last: 500.02}]
+	events:
+	  - {on: REQ_IDS, connectivity: lost, code: 2110}
+	  - {on: REQ_CURRENT_TIME, connectivity: restored, code: 1101}
+	  # then a resting order of another client fills: nothing is pushed
+	  - {on: REQ_CURRENT_TIME, symbol: SPY, ask: 400}
+	  - {on: REQ_IDS, count: 2, connectivity: lost}
+	orders:
+	  - {client_id: 9, account: DU1, symbol: SPY, action: BUY, qty: 1,
+	     limit: 450}
+	EOF
+	)
+	sim "$f"
+	# a stream and a positions subscription, then 2110; the cancel of the
+	# stream waits for IB, and after 1101 the stream is gone (300)
+	run raw greet "start 1" "send 1,11,5,1,,STK,,0,,,SMART,,USD,,,0,,0,0," \
+	    "expect 1,6,5,1,500,100,0" "send 74,1,7,DU1," "wait 72" \
+	    "send 8,1,1" "err 2110" "err 2157" "send 2,1,5" "send 49,1" \
+	    "err 1101" "err 300" "wait 49"
+	assert_success
+	# 1100 with a request held when the client leaves
+	run raw greet "start 2" "send 8,1,1" "err 1100" "send 17,1"
+	assert_success
+	wait_journal '.msg == "HELD" and .request == "REQ_MANAGED_ACCTS"'
+	# connecting while IB is lost: the outage instead of the farms' OK
+	run raw greet "start 3" "err 1100" "err 2103"
+	assert_success
+	refute_output --partial '"2104"'
+	stop_sim
+	journal_has '.msg == "REQ_MANAGED_ACCTS" and .conn == 2 and .dropped == "offline"'
+	journal_has '.msg == "CANCEL_MKT_DATA" and .held == true'
+	# the positions stream of connection 1 ended with the 1101: the fill
+	# after it pushed no row
+	run jq -c '.orders[0] | [.status, .filled]' "$S"
+	assert_output '["Filled",1]'
+	run jq -c 'select(.dir == "out" and .conn == 1 and
+	    (.msg == "POSITION_MULTI" or .msg == "POSITION_MULTI_END" or
+	     .msg == "TICK_PRICE" and .price == 400 or
+	     (.msg == "ERR_MSG" and .code > 1000 and .code < 3000)))
+	    | [.msg, .code]' "$J"
+	assert_output - <<-'EOF'
+	["ERR_MSG",2104]
+	["ERR_MSG",2106]
+	["ERR_MSG",2158]
+	["POSITION_MULTI_END",null]
+	["ERR_MSG",2110]
+	["ERR_MSG",2103]
+	["ERR_MSG",2105]
+	["ERR_MSG",2157]
+	["ERR_MSG",1101]
+	["ERR_MSG",2104]
+	["ERR_MSG",2106]
+	["ERR_MSG",2158]
+	EOF
+}

@@ -4,6 +4,8 @@
 //                                  (needs test/data/ib-sim/conformance.yaml)
 //   node ib.mjs PORT many N        N clients connected at once, then one more
 //   node ib.mjs PORT dup ID        a second connection with a client id in use
+//   node ib.mjs PORT connectivity  the gateway loses IB and gets it back
+//                                  (needs test/data/ib-sim/connectivity.yaml)
 //   node ib.mjs PORT order CLIENT ACCOUNT SYMBOL ACTION QTY TYPE [LIMIT [REF]]
 //                                  place one order, wait for the status in
 //                                  IB_WAIT_STATUS (default Filled)
@@ -460,6 +462,69 @@ async function dup(id) {
   a.ib.disconnect();
 }
 
+// IB's connectivity notices come with id -1: stoqey reports them as "info"
+// events (message, code), as from a real gateway, and never as errors.
+async function connectivity() {
+  const c = new Client(7);
+  const info = (code, from) => c.wait((e) => e.ev === "info" &&
+    e.args[1] === code, `info ${code}`, from);
+  const at = (e) => c.hist.indexOf(e);
+  await step("connect", () => c.connect());
+
+  await step("a market data stream", async () => {
+    const from = c.mark();
+    c.ib.reqMktData(31, SPY, "", false, false);
+    await c.on("tickPrice", (r, t, p) => r === 31 && t === 1 && p === 500, from);
+  });
+
+  await step("1100: info with IB's text, then the farms are broken", async () => {
+    const from = c.mark();
+    c.ib.reqIds(1);                 // the scenario cuts IB off
+    const [msg] = (await info(1100, from)).args;
+    check(msg === "Connectivity between IB and Trader Workstation has been lost.",
+      msg);
+    await info(2103, from);
+    check(c.since(from, "error", (m, code) => code === 1100).length === 0,
+      "1100 also reported as an error");
+  });
+
+  await step("1102: requests made while IB was lost are answered after it, the stream catches up", async () => {
+    const from = c.mark();
+    c.ib.reqManagedAccts();         // held; the scenario moves SPY's bid
+    c.ib.reqCurrentTime();          // held; the scenario brings IB back
+    const back = await info(1102, from);
+    check(back.args[0] === "Connectivity between IB and Trader Workstation " +
+      "has been restored - data maintained.", back.args[0]);
+    const tick = await c.on("tickPrice", (r, t, p) => r === 31 && t === 1 &&
+      p === 501, from);
+    const accts = await c.on("managedAccounts", () => true, from);
+    const time = await c.on("currentTime", () => true, from);
+    check(at(tick) > at(back) && at(accts) > at(back) && at(time) > at(back),
+      "something came while IB was lost");
+    await info(2104, at(back));
+  });
+
+  await step("2110, then 1101: the stream is gone and must be requested again", async () => {
+    let from = c.mark();
+    c.ib.reqIds(1);
+    const [msg] = (await info(2110, from)).args;
+    check(msg === "Connectivity between Trader Workstation and server is " +
+      "broken. It will be restored automatically.", msg);
+    from = c.mark();
+    c.ib.reqCurrentTime();
+    const [lost] = (await info(1101, from)).args;
+    check(lost === "Connectivity between IB and Trader Workstation has been " +
+      "restored - data lost.", lost);
+    await c.on("currentTime", () => true, from);
+    from = c.mark();
+    c.ib.cancelMktData(31);
+    await c.errorCode(300, 31, from);
+    c.ib.reqMktData(32, SPY, "", false, false);
+    await c.on("tickPrice", (r, t, p) => r === 32 && t === 1 && p === 501, from);
+  });
+  c.ib.disconnect();
+}
+
 async function one(args) {
   const [client, account, symbol, action, qty, type, limit, ref] = args;
   const c = new Client(Number(client));
@@ -482,12 +547,13 @@ async function one(args) {
 }
 
 if (!(port > 0)) {
-  console.error("usage: node ib.mjs PORT conformance|many N|dup ID");
+  console.error("usage: node ib.mjs PORT conformance|many N|dup ID|connectivity|order ...");
   process.exit(64);
 }
 if (mode === "many") await many(Number(process.argv[4] || 32));
 else if (mode === "dup") await dup(Number(process.argv[4] || 5));
 else if (mode === "order") await one(process.argv.slice(4));
+else if (mode === "connectivity") await connectivity();
 else await conformance();
 console.log(failed ? `FAIL ${failed}` : "PASS");
 process.exit(failed ? 1 : 0);
