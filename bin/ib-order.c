@@ -113,6 +113,7 @@ struct run {
 	int syncing, gen, oo_all, f1_end, listing, have_list;
 	long long f1, f2;
 	int npacing, nreconnect;
+	int offline;		/* 1100/2110: the gateway has lost IB */
 	int fail;		/* the connection is gone for good */
 	int fail_code;
 	char fail_msg[600];
@@ -976,10 +977,20 @@ on_error(struct run *r, const struct twsm_error *e)
 	case 100:
 		on_pacing(r);
 		return;
+	case 1100:
+	case 2110:
+		/* orders neither fill nor cancel until IB is back; the
+		 * deadline still runs */
+		r->offline = e->code;
+		warnx("%s: the gateway lost IB (%d %s): waiting for it",
+		    r->acct, e->code, e->text);
+		return;
 	case 1101:
 	case 1102:
-		warnx("%s: %d %s: checking the orders", r->acct, e->code,
-		    e->text);
+		/* what happened meanwhile may not have been said: ask */
+		r->offline = 0;
+		warnx("%s: IB is back (%d %s): checking the orders", r->acct,
+		    e->code, e->text);
 		start_sync(r, r->oo_all);
 		return;
 	}
@@ -1202,6 +1213,7 @@ reconnect(struct run *r)
 		pause = fmin(pause * 2, 2);
 	}
 	r->t = t;
+	r->offline = 0;		/* the new connection says it again */
 	tws_set_rate(t, r->rate, r->rate < TWS_RATE ? 1 : TWS_BURST);
 	if (!tws_has_account(t, r->acct)) {
 		run_fail(r, EX_CONFIG, "after reconnecting, account %s is not "
@@ -1246,6 +1258,12 @@ c_synced(struct run *r)
 {
 	(void)r;
 	return 1;	/* wait_for checks that no sync is open */
+}
+
+static int
+c_online(struct run *r)
+{
+	return !r->offline;
 }
 
 static int
@@ -1503,6 +1521,9 @@ verdict(struct run *r, char *msg, size_t n)
 				code = EX_TEMPFAIL;
 		}
 	}
+	if (code && r->offline)
+		ADD("the gateway had lost IB (%d) and not got it back",
+		    r->offline);
 #undef ADD
 	if (r->fail) {
 		char tmp[1200];
@@ -1573,6 +1594,20 @@ drain(struct run *r)
 		on_msg(r, m);
 }
 
+/* Orders go out only while the gateway has IB: one sent while it is cut
+ * off could reach IB at any later time, after this run gave up. 1 online,
+ * 0 the deadline passed first, -1 the connection is gone. */
+static int
+online(struct run *r)
+{
+	int rc;
+
+	drain(r);	/* a 1100 may have come with the last answer */
+	if ((rc = wait_for(r, c_online, r->fill_end)) == 0)
+		r->timed_out = 1;
+	return rc;
+}
+
 /* The trading part with a connection: sync, cancel, place, wait. */
 static void
 trade(struct run *r, jv snap)
@@ -1608,7 +1643,8 @@ trade(struct run *r, jv snap)
 		return;
 	}
 	/* sells first; the buys only once every sell filled */
-	place_side(r, 'S');
+	if (online(r) == 1)
+		place_side(r, 'S');
 	rc = wait_for(r, c_sold, r->fill_end);
 	sells_ok = rc == 1;
 	for (i = 0; i < r->no; i++) {
@@ -1619,13 +1655,14 @@ trade(struct run *r, jv snap)
 		    !moc_accepted(o))
 			sells_ok = 0;
 	}
-	if (sells_ok)
+	if (sells_ok && online(r) == 1)
 		place_side(r, 'B');
 	else
 		for (i = 0; i < r->no; i++)
 			if (r->o[i].kind == K_PLAN && r->o[i].st == O_NEW) {
 				r->o[i].st = O_SKIP;
-				cpy(r->o[i].err, sizeof r->o[i].err,
+				cpy(r->o[i].err, sizeof r->o[i].err, r->offline ?
+				    "not placed while the gateway had lost IB" :
 				    "not placed: the sells did not all fill");
 			}
 	if (rc == 1)

@@ -43,6 +43,7 @@ struct snap {
 	long long pos_req, acct_req, exec_req;
 	int pos_done, acct_done, time_done, oo_done, exec_done;
 	int md_fallback;	/* switched to delayed data */
+	int offline;		/* 1100/2110: the gateway has lost IB */
 	double server_time;
 	jv positions;		/* array */
 	jv values;		/* tag -> {currency -> value} */
@@ -316,12 +317,81 @@ warn_once(struct snap *s, const char *msg)
 	s->warnings = jv_array_append(s->warnings, w);
 }
 
+/* The account's state: its requests, sent at once. */
+static void
+ask_account(struct snap *s)
+{
+	struct twsm_exec_filter flt;
+
+	tws_req_current_time(s->t);
+	s->pos_req = tws_req_positions_multi(s->t, s->account, "");
+	s->acct_req = tws_req_account_updates_multi(s->t, s->account, "", 0);
+	tws_req_all_open_orders(s->t);
+	memset(&flt, 0, sizeof flt);
+	flt.account = s->account;
+	s->exec_req = tws_req_executions(s->t, &flt);
+}
+
+/* IB is back after the gateway lost it (1101, 1102): what came before may
+ * be out of date (fills are reported late), and with 1101 what was in
+ * flight is lost. Start over; contract details that came are kept. */
+static void
+ask_again(struct snap *s)
+{
+	struct twsm_contract c;
+	int i;
+
+	if (!s->pos_done)
+		tws_cancel_positions_multi(s->t, s->pos_req);
+	if (!s->acct_done)
+		tws_cancel_account_updates_multi(s->t, s->acct_req);
+	s->pos_done = s->acct_done = s->time_done = s->oo_done = 0;
+	s->exec_done = 0;
+	jv_free(s->positions);
+	jv_free(s->values);
+	jv_free(s->orders);
+	jv_free(s->execs);
+	s->positions = jv_array();
+	s->values = jv_object();
+	s->orders = jv_object();
+	s->execs = jv_object();
+	ask_account(s);
+	for (i = 0; i < s->ns; i++) {
+		struct sym *y = &s->s[i];
+
+		if (!y->cd_done) {
+			c = contract_of(y);
+			y->cd_req = tws_req_contract_data(s->t, &c);
+			continue;
+		}
+		y->bid = y->ask = y->last = y->close = NAN;
+		md_request(s, y);
+	}
+}
+
 static int
 on_error(struct snap *s, const struct twsm_error *e)
 {
 	struct sym *y;
 	char msg[400];
 
+	switch (e->code) {
+	case 1100:
+	case 2110:
+		/* nothing is sure until IB is back: wait (the deadline runs) */
+		if (!s->offline)
+			warnx("%s: the gateway lost IB (%d %s): waiting for it",
+			    s->account, e->code, e->text);
+		s->offline = e->code;
+		return 0;
+	case 1101:
+	case 1102:
+		warnx("%s: IB is back (%d %s): asking again", s->account,
+		    e->code, e->text);
+		s->offline = 0;
+		ask_again(s);
+		return 0;
+	}
 	if (e->cls == TWSM_INFO)
 		return 0;
 	if ((y = sym_by_req(s, e->id, 0)) != NULL && !y->cd_done) {
@@ -363,11 +433,9 @@ on_error(struct snap *s, const struct twsm_error *e)
 		    "gateway refused a request: %d %s", e->code, e->text);
 	if (e->code == 100)
 		return failf(s, EX_TEMPFAIL, "pacing violation: %s", e->text);
-	if (e->cls == TWSM_FATAL || e->cls == TWSM_CONNECTIVITY) {
-		if (e->code == 1100 || e->code == 2110 || e->cls == TWSM_FATAL)
-			return failf(s, EX_UNAVAILABLE, "gateway: %d %s",
-			    e->code, e->text);
-	}
+	if (e->cls == TWSM_FATAL)
+		return failf(s, EX_UNAVAILABLE, "gateway: %d %s", e->code,
+		    e->text);
 	if (e->cls == TWSM_WARNING || e->id < 0)
 		warnx("%s: gateway %s %d: %s", s->account,
 		    twsm_class_name(e->cls), e->code, e->text);
@@ -423,8 +491,8 @@ finished(struct snap *s)
 {
 	int i;
 
-	if (!s->pos_done || !s->acct_done || !s->time_done || !s->oo_done ||
-	    !s->exec_done)
+	if (s->offline || !s->pos_done || !s->acct_done || !s->time_done ||
+	    !s->oo_done || !s->exec_done)
 		return 0;
 	for (i = 0; i < s->ns; i++)
 		if (!s->s[i].cd_done || !s->s[i].md_done ||
@@ -634,6 +702,11 @@ deadline_reason(struct snap *s)
 {
 	int i;
 
+	if (s->offline) {
+		failf(s, EX_TEMPFAIL, "the gateway lost IB (%d) and did not get "
+		    "it back within %g s", s->offline, timeout);
+		return;
+	}
 	for (i = 0; i < s->ns; i++) {
 		struct sym *y = &s->s[i];
 
@@ -658,7 +731,6 @@ take(jv job)
 	struct snap s;
 	struct tws_err e;
 	struct twsm_msg *m;
-	struct twsm_exec_filter flt;
 	jv acct = jvx_get(job, "account"), al;
 	const char *type, *host, *port;
 	char *hpbuf = NULL, hp[300], ccy[32];
@@ -707,13 +779,7 @@ take(jv job)
 
 	/* everything at once; the connection paces the sends */
 	tws_req_market_data_type(s.t, md_type);
-	tws_req_current_time(s.t);
-	s.pos_req = tws_req_positions_multi(s.t, s.account, "");
-	s.acct_req = tws_req_account_updates_multi(s.t, s.account, "", 0);
-	tws_req_all_open_orders(s.t);
-	memset(&flt, 0, sizeof flt);
-	flt.account = s.account;
-	s.exec_req = tws_req_executions(s.t, &flt);
+	ask_account(&s);
 	al = jvx_get(job, "allocations");
 	n = jv_get_kind(al) == JV_KIND_ARRAY ? jv_array_length(jv_copy(al)) : 0;
 	for (i = 0; i < n; i++) {
@@ -733,7 +799,8 @@ take(jv job)
 			break;
 		}
 		wake = dl;
-		retry_quotes(&s, now, &wake);
+		if (!s.offline)
+			retry_quotes(&s, now, &wake);
 		r = tws_poll(s.t, wake, &m);
 		if (r < 0)
 			failf(&s, s.t->err.status, "%s", s.t->err.msg);

@@ -553,3 +553,89 @@ FOREIGN='.orders = [
 	stop_sim
 	assert_equal "$(placed)" 1
 }
+
+@test "IB lost after an order is placed, back with 1102, then 1101: never placed twice, the fills after it recorded, ok" {
+	local code
+	for code in 1102 1101; do
+		# the sell fills; the buy is placed, then the gateway loses IB;
+		# the buy fills once IB is back
+		sim ".events = [{on: \"PLACE_ORDER\", count: 2, connectivity: \"lost\"},
+		    {on: \"PLACE_ORDER\", count: 2, after_ms: 300, connectivity: \"restored\", code: $code}]"
+		plan all '{symbol: "GLD", action: "SELL", qty: 50, type: "MKT"}' \
+		    '{symbol: "TLT", action: "BUY", qty: 10, type: "LMT", limit: 90.47}' >"$BATS_TEST_TMPDIR/job.json"
+		run -0 order -x -t 10 -H "$H" "$BATS_TEST_TMPDIR/job.json"
+		assert_equal "$(jq -c '[.status, [.executions[] | [.symbol, .filled, .avg_price, .status]]]' <<<"$output")" \
+		    '["ok",[["GLD",50,200,"Filled"],["TLT",10,90.02,"Filled"]]]'
+		[[ $(cat "$ERR") == *"the gateway lost IB (1100 Connectivity between IB and Trader Workstation has been lost.)"* ]]
+		[[ $(cat "$ERR") == *"IB is back ($code "*"checking the orders"* ]]
+		stop_sim
+		assert_equal "$(placed)" 2
+		assert_equal "$(jq -c '[.orders[] | [.symbol, .status, .filled]]' "$S")" '[["GLD","Filled",50],["TLT","Filled",10]]'
+		# the buy filled after IB came back; the orders were listed again
+		assert_equal "$(jq -c 'select(.dir == "out" and (.msg == "ERR_MSG" and .code > 1000 and .code < 2000 or .msg == "EXECUTION_DATA" and .req_id == -1)) | .code // .symbol' "$J" | paste -sd' ')" \
+		    "\"GLD\" 1100 $code \"TLT\""
+		[ "$(jcount '.dir == "in" and .msg == "REQ_ALL_OPEN_ORDERS"')" -eq 2 ]
+	done
+}
+
+@test "IB lost and not back by the deadline: 75, the cancel cannot be confirmed, never placed twice; a rerun once it is back adopts the order" {
+	# TLT's ask is above the limit until the rerun lists the orders again
+	sim '.symbols[1].ask = 91 | .events = [{on: "PLACE_ORDER", connectivity: "lost"},
+	    {on: "REQ_ALL_OPEN_ORDERS", count: 2, connectivity: "restored"},
+	    {on: "REQ_ALL_OPEN_ORDERS", count: 3, symbol: "TLT", ask: 90.02}]'
+	plan buy '{symbol: "TLT", action: "BUY", qty: 10, type: "LMT", limit: 90.47}' >"$BATS_TEST_TMPDIR/job.json"
+	run -1 order -x -t 2 -H "$H" "$BATS_TEST_TMPDIR/job.json"
+	assert_equal "$(jq -r '.status, .error.code' <<<"$output" | paste -sd' ')" "failed 75"
+	assert_equal "$(jq -c '[.executions[] | [.symbol, .qty, .filled, .status]]' <<<"$output")" '[["TLT",10,0,"Submitted"]]'
+	[[ $(jq -r .error.message <<<"$output") == *"BUY 10 TLT still working (cancel not confirmed) after the deadline of 2 s, filled 0; the gateway had lost IB (1100) and not got it back" ]]
+	# the rerun (same event) connects while IB is still lost; IB is back
+	# when it lists the orders: it waits for the working order instead of
+	# placing another
+	run -0 order -x -t 10 -H "$H" "$BATS_TEST_TMPDIR/job.json"
+	assert_equal "$(jq -c '[.status, [.executions[] | [.order_id, .filled, .status]]]' <<<"$output")" '["ok",[[1,10,"Filled"]]]'
+	[[ $(cat "$ERR") == *"order 1 (BUY 10, Submitted) is already working"* ]]
+	stop_sim
+	assert_equal "$(placed)" 1
+	assert_equal "$(jq -c '[.orders[] | [.order_id, .status, .filled]]' "$S")" '[[1,"Filled",10]]'
+	# the first run's cancel waited for IB and died with its connection
+	assert_equal "$(jq -c 'select(.msg == "CANCEL_ORDER") | [.conn, .dropped]' "$J")" '[1,"offline"]'
+}
+
+@test "IB back only after the job gave up: the order fills meanwhile; a rerun with the old plan sends nothing (75)" {
+	sim '.events = [{on: "PLACE_ORDER", connectivity: "lost", code: 2110},
+	    {on: "START_API", count: 2, connectivity: "restored", code: 1101}]'
+	plan buy '{symbol: "TLT", action: "BUY", qty: 10, type: "LMT", limit: 90.47}' >"$BATS_TEST_TMPDIR/job.json"
+	run -1 order -x -t 2 -H "$H" "$BATS_TEST_TMPDIR/job.json"
+	assert_equal "$(jq -r '.error.code, .executions[0].status' <<<"$output" | paste -sd' ')" "75 Submitted"
+	[[ $(jq -r .error.message <<<"$output") == *"the gateway had lost IB (2110) and not got it back" ]]
+	run -1 order -x -t 10 -H "$H" "$BATS_TEST_TMPDIR/job.json"
+	assert_equal "$(jq -r '.error.code, .executions[0].status' <<<"$output" | paste -sd' ')" "75 not_sent"
+	[[ $(jq -r .error.message <<<"$output") == "TLT was bought after the snapshot the plan was computed from"*"nothing sent; retry with a fresh snapshot" ]]
+	stop_sim
+	assert_equal "$(placed)" 1
+	assert_equal "$(jq -c '[.orders[] | [.order_id, .status, .filled]]' "$S")" '[[1,"Filled",10]]'
+}
+
+@test "IB lost before the orders go out: nothing is sent until it is back; not back by the deadline: nothing sent, 75" {
+	# lost once the first listing is answered; back 300 ms later
+	sim '.events = [{on: "REQ_EXECUTIONS", count: 2, connectivity: "lost"},
+	    {on: "REQ_EXECUTIONS", count: 2, after_ms: 300, connectivity: "restored"}]'
+	plan sell '{symbol: "GLD", action: "SELL", qty: 50, type: "MKT"}' >"$BATS_TEST_TMPDIR/job.json"
+	run -0 order -x -t 10 -H "$H" "$BATS_TEST_TMPDIR/job.json"
+	assert_equal "$(jq -c '[.status, [.executions[] | [.symbol, .filled, .status]]]' <<<"$output")" '["ok",[["GLD",50,"Filled"]]]'
+	stop_sim
+	assert_equal "$(jcount '.msg == "HELD"')" 0
+	assert_equal "$(jq -c 'select(.dir == "out" and .msg == "ERR_MSG" and .code > 1000 and .code < 2000 or .dir == "in" and .msg == "PLACE_ORDER") | .code // .msg' "$J" | paste -sd' ')" \
+	    '1100 1102 "PLACE_ORDER"'
+	# never back
+	sim '.events = [{on: "REQ_EXECUTIONS", count: 2, connectivity: "lost", code: 2110}]'
+	plan all '{symbol: "GLD", action: "SELL", qty: 50, type: "MKT"}' \
+	    '{symbol: "TLT", action: "BUY", qty: 10, type: "LMT", limit: 90.47}' >"$BATS_TEST_TMPDIR/job.json"
+	run -1 order -x -t 2 -H "$H" "$BATS_TEST_TMPDIR/job.json"
+	assert_equal "$(jq -c '[.error.code, [.executions[] | [.symbol, .status, .error]]]' <<<"$output")" \
+	    '[75,[["GLD","not_sent","not placed while the gateway had lost IB"],["TLT","not_sent","not placed while the gateway had lost IB"]]]'
+	[[ $(jq -r .error.message <<<"$output") == *"; the gateway had lost IB (2110) and not got it back" ]]
+	stop_sim
+	assert_equal "$(placed)" 0
+	assert_equal "$(jcount '.msg == "HELD"')" 0
+}

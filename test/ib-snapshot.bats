@@ -176,3 +176,39 @@ sim() { # sim [yaml lines to append]
 	    "failed 78 the account's values are in CAD, not USD: orders of US stocks are sized in USD, and currencies are not converted"
 	assert_equal "$(jq -r '.snapshot // "none"' <<<"$output")" none
 }
+
+@test "the gateway loses IB (1100) and does not get it back: 75 at the deadline, saying so" {
+	sim 'events:' '  - {on: REQ_CONTRACT_DATA, connectivity: lost}'
+	run --separate-stderr ib-snapshot -t 2 -H 127.0.0.1:$SIM_PORT job.json
+	assert_equal "$status" 75
+	assert_equal "$(jq -r '.status, .error.code, .error.message' <<<"$output" | paste -sd'|')" \
+	    "failed|75|the gateway lost IB (1100) and did not get it back within 2 s"
+	[[ "$stderr" == *"the gateway lost IB (1100 Connectivity between IB and Trader Workstation has been lost.): waiting for it"* ]]
+}
+
+@test "the gateway loses IB and gets it back (1102, 1101): the snapshot starts over and sees what happened meanwhile" {
+	local lost back
+	for lost in 1100 2110; do
+		[ $lost = 1100 ] && back=1102 || back=1101
+		cp "$DATA/sim-example.yaml" sc.yaml
+		# a resting buy that becomes marketable while IB is lost fills
+		# once it is back
+		sim 'orders:' \
+		    '  - {account: DU1234567, symbol: SPY, action: BUY, qty: 10, limit: 499, client_id: 99, ref: manual}' \
+		    'events:' \
+		    "  - {on: REQ_CONTRACT_DATA, connectivity: lost, code: $lost}" \
+		    '  - {on: REQ_CONTRACT_DATA, symbol: SPY, bid: 498.8, ask: 498.9}' \
+		    "  - {on: REQ_MKT_DATA, connectivity: restored, code: $back}"
+		run --separate-stderr ib-snapshot -t 10 -H 127.0.0.1:$SIM_PORT job.json
+		assert_success
+		[[ "$stderr" == *"the gateway lost IB ($lost "*"IB is back ($back "*"asking again"* ]]
+		assert_equal "$(jq -c '[.snapshot.positions[] | [.symbol, .qty]]' <<<"$output")" '[["SPY",110],["TLT",200],["GLD",50]]'
+		assert_equal "$(jq -c '[.snapshot.executions_today[] | [.symbol, .qty, .price]]' <<<"$output")" '[["SPY",10,498.9]]'
+		assert_equal "$(jq -c '.snapshot.open_orders' <<<"$output")" '[]'
+		assert_equal "$(jq -c '.snapshot.quotes.SPY | [.bid, .ask]' <<<"$output")" '[498.8,498.9]'
+		stop_server SIM
+		# everything was asked again after IB came back
+		assert_equal "$(jq -r 'select(.dir == "in" and .msg == "REQ_POSITIONS_MULTI") | .msg' journal.ndjson | wc -l)" 2
+		assert_equal "$(jq -r 'select(.dir == "in" and .msg == "REQ_ACCOUNT_UPDATES_MULTI") | .msg' journal.ndjson | wc -l)" 2
+	done
+}
