@@ -4109,35 +4109,6 @@ answer(struct rq *q, const struct handler *h, long long id)
 	}
 }
 
-/* IB is back: answer what came while it was lost, in order. */
-static void
-held_replay(struct conn *c)
-{
-	const struct handler *h;
-	struct rq q;
-	long long id;
-	int i, n = c->nheld;
-
-	c->nheld = 0;
-	for (i = 0; i < n; i++) {
-		struct twsf_msg *m = &c->held[i];
-
-		if (!c->dead && !c->closing) {
-			h = handler_of(m, &id);
-			memset(&q, 0, sizeof q);
-			q.c = c;
-			q.m = m;
-			q.j = jhead(c, "in", h ? h->name : "UNKNOWN");
-			q.j = jv_object_set(q.j, jv_string("nfields"),
-			    jv_number(m->n));
-			q.j = jv_object_set(q.j, jv_string("held"), jv_true());
-			m->i = 1;
-			answer(&q, h, id);
-		}
-		twsf_msg_free(m);
-	}
-}
-
 /* The connection goes away with requests still held: they are dropped. */
 static void
 held_drop(struct conn *c)
@@ -4158,6 +4129,36 @@ held_drop(struct conn *c)
 		twsf_msg_free(&c->held[i]);
 	}
 	c->nheld = 0;
+}
+
+/* IB is back: answer what came while it was lost, in order. */
+static void
+held_replay(struct conn *c)
+{
+	const struct handler *h;
+	struct rq q;
+	long long id;
+	int i, n = c->nheld;
+
+	if (c->closing) {	/* going away: nobody to answer */
+		held_drop(c);
+		return;
+	}
+	c->nheld = 0;
+	for (i = 0; i < n; i++) {
+		struct twsf_msg *m = &c->held[i];
+
+		h = handler_of(m, &id);
+		memset(&q, 0, sizeof q);
+		q.c = c;
+		q.m = m;
+		q.j = jhead(c, "in", h ? h->name : "UNKNOWN");
+		q.j = jv_object_set(q.j, jv_string("nfields"), jv_number(m->n));
+		q.j = jv_object_set(q.j, jv_string("held"), jv_true());
+		m->i = 1;
+		answer(&q, h, id);
+		twsf_msg_free(m);
+	}
 }
 
 /* One framed request. */
