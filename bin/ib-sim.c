@@ -475,6 +475,23 @@ sc_fail(jv path, const char *fmt, ...)
 	die(EX_CONFIG, "%s:%d: %s", sc_file, yml_line(sc_lines, path), msg);
 }
 
+/* sc_fail about KEY (NULL: the element itself) of the element at PATH,
+ * which it takes over. Nothing returns, so the caller's PATH would be
+ * unreachable and a leak to the sanitizer: it is let go first. */
+static _Noreturn void __attribute__((format(printf, 3, 4)))
+sc_fail_at(jv path, const char *key, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	jv at = key != NULL ? pk(path, key) : jv_copy(path);
+
+	jv_free(path);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	sc_fail(at, "%s", msg);
+}
+
 static void
 sc_keys(jv obj, jv path, const char *const *ok)
 {
@@ -1062,26 +1079,29 @@ sc_event(jv o, jv path)
 	sc_num(o, path, "volume", &ev.volume, 0, 1e15);
 	ev.auction = sc_bool(o, path, "auction", 0);
 	if ((s = sc_str(o, path, "connectivity")) != NULL) {
+		char bad[64];
+
 		if (strcmp(s, "lost") == 0)
 			ev.net = NET_LOST;
 		else if (strcmp(s, "restored") == 0)
 			ev.net = NET_RESTORED;
-		else
-			sc_fail(pk(path, "connectivity"), "connectivity: "
-			    "\"%s\" is not lost or restored", s);
+		snprintf(bad, sizeof bad, "%s", s);
 		free(s);
+		if (ev.net == NET_NONE)
+			sc_fail_at(path, "connectivity", "connectivity: "
+			    "\"%s\" is not lost or restored", bad);
 		if (ev.sym != NULL || ev.auction)
-			sc_fail(jv_copy(path), "connectivity: not with a "
+			sc_fail_at(path, NULL, "connectivity: not with a "
 			    "symbol or an auction");
 		ev.code = ev.net == NET_LOST ? 1100 : 1102;
 	}
 	if (sc_int(o, path, "code", &v, 0, INT_MAX)) {
 		if (ev.net == NET_NONE)
-			sc_fail(pk(path, "code"), "code: only with "
+			sc_fail_at(path, "code", "code: only with "
 			    "connectivity");
 		if (ev.net == NET_LOST ? v != 1100 && v != 2110 :
 		    v != 1101 && v != 1102)
-			sc_fail(pk(path, "code"), "code: %s is %s, not %lld",
+			sc_fail_at(path, "code", "code: %s is %s, not %lld",
 			    ev.net == NET_LOST ? "lost" : "restored",
 			    ev.net == NET_LOST ? "1100 or 2110" :
 			    "1101 or 1102", v);
@@ -1089,9 +1109,9 @@ sc_event(jv o, jv path)
 	}
 	if (ev.sym == NULL && (ev.set_bid || ev.set_ask || ev.set_last ||
 	    ev.set_close || ev.volume >= 0))
-		sc_fail(jv_copy(path), "symbol: needed for a quote change");
+		sc_fail_at(path, NULL, "symbol: needed for a quote change");
 	if (!ev.auction && ev.sym == NULL && ev.net == NET_NONE)
-		sc_fail(jv_copy(path), "an event needs a symbol, auction or "
+		sc_fail_at(path, NULL, "an event needs a symbol, auction or "
 		    "connectivity");
 	PUSH(g.events, g.nevents, g.cap_events, ev);
 	jv_free(path);

@@ -508,6 +508,10 @@ stop_sim() {
 	run ib-sim -f "$f"
 	assert_failure 78
 	assert_output --partial "$f:4: connectivity: not with a symbol"
+	sed -i 's/symbol: SPY, connectivity: restored/on: PLACE_ORDER/' "$f"
+	run ib-sim -f "$f"
+	assert_failure 78
+	assert_output --partial "$f:4: an event needs a symbol, auction or connectivity"
 }
 
 @test "conformance: @stoqey/ib reports 1100, 2110, 1101, 1102 as a real gateway's notices" {
