@@ -435,6 +435,48 @@ next_due(void)
 	return best < 0 ? -1 : fmax(0, best - mono());
 }
 
+/* The note for a spool item that failed as a whole (rebal-spool run -N):
+ * the event could not be run for any account (a bad configuration, a full
+ * disk, CMD killed...); an empty array for any other record without an
+ * account. */
+static jv
+event_notes(jv job)
+{
+	jv sp = jvx_get(job, "spool"), err = jvx_get(sp, "error"), op, body;
+	const char *state = jvx_str(sp, "state"), *exec = jvx_str(job, "exec");
+	const char *id = jvx_str(job, "event_id"), *strategy, *msg;
+	char title[160], tbuf[64];
+	double v;
+	jv out = jv_array();
+
+	if (state == NULL || strcmp(state, "failed") != 0)
+		goto done;
+	if (id == NULL)
+		id = jvx_str(job, "id");
+	if (exec == NULL)
+		exec = "rebalance";
+	strategy = jvx_str(job, "strategy");
+	msg = jvx_str(err, "message");
+	op = operation(exec);
+	body = jv_string_fmt("Event: %s\nStrategy: %s\nOperation: %s\n"
+	    "Time: %s\n\n", id ? id : "-", strategy ? strategy : "-", exec,
+	    et(tm_now(), tbuf, sizeof tbuf));
+	if (jvx_num(sp, "attempt", &v))
+		body = jv_string_concat(body, jv_string_fmt("Attempts: %.0f\n",
+		    v));
+	body = jv_string_concat(body, jv_string_fmt("Error: %s\n",
+	    msg ? msg : "unknown error"));
+	body = jv_string_concat(body, jv_string("Accounts not run are not "
+	    "retried: see rebal-spool ls failed\n"));
+	snprintf(title, sizeof title, "❌ %s Event Failed", jv_string_value(op));
+	out = jv_array_append(out, note(title, "x", "high", body));
+	jv_free(op);
+done:
+	jv_free(err);
+	jv_free(sp);
+	return out;
+}
+
 static void
 process(jv job)
 {
@@ -442,11 +484,24 @@ process(jv job)
 	jv notes, b;
 	int i, n;
 
-	if (url == NULL || strcmp(acct, "-") == 0) {
+	if (url == NULL) {
 		jv_free(job);
 		return;
 	}
-	notes = notes_for(job);
+	if (strcmp(acct, "-") == 0) {
+		const char *id = jvx_str(job, "event_id");
+
+		notes = event_notes(job);
+		if (jv_array_length(jv_copy(notes)) == 0) {
+			jv_free(notes);
+			jv_free(job);
+			return;
+		}
+		if (id == NULL)
+			id = jvx_str(job, "id");
+		acct = id ? id : "event";	/* the key of the message */
+	} else
+		notes = notes_for(job);
 	n = jv_array_length(jv_copy(notes));
 	if (window <= 0) {
 		for (i = 0; i < n; i++)

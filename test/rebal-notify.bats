@@ -292,3 +292,24 @@ field() {	# field N JQ: a field of journal entry N
 	run rebal-notify -w -1 </dev/null
 	assert_failure 64
 }
+
+@test "a spool item that failed as a whole (rebal-spool run -N) is one message; other items without an account none" {
+	sink
+	export REBAL_SPOOL=$BATS_TEST_TMPDIR/spool
+	echo '{"id":"ev-9","event_id":"ev-9","strategy":"etf-blend-200-35","exec":"rebalance"}' | rebal-spool add
+	run --separate-stderr rebal-spool run -1 -N rebal-notify -- sh -c 'cat >/dev/null; exit 78'
+	assert_failure 1
+	[ "$(wc -l < "$J")" -eq 1 ]
+	assert_equal "$(title 0)" "❌ Rebalance Event Failed"
+	assert_equal "$(field 0 '.headers.tags + " " + .headers.priority')" "x high"
+	run field 0 .body
+	assert_line "Event: ev-9"
+	assert_line "Strategy: etf-blend-200-35"
+	assert_line "Attempts: 1"
+	assert_line "Error: CMD exited 78"
+	# an item that is not failed, and an item without the spool's fields
+	printf '%s\n' '{"id":"ev-8","strategy":"s","spool":{"state":"done"}}' '{"id":"ev-7","strategy":"s"}' > "$IN"
+	run --separate-stderr rebal-notify "$IN"
+	assert_success
+	[ "$(wc -l < "$J")" -eq 1 ]
+}
