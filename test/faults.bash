@@ -148,17 +148,7 @@ fx_last_run() {
 }
 
 # fx_wait SECONDS CMD...: until CMD succeeds, at most SECONDS.
-fx_wait() {
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" 2>/dev/null && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	echo "fx_wait: gave up on: $*" >&2
-	return 1
-}
+fx_wait() { wait_for "$@"; }
 
 # fx_journal_has JQ: some journal line matches the jq condition.
 fx_journal_has() {

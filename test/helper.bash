@@ -44,3 +44,18 @@ stop_server() {
 	wait "$pid" 2>/dev/null || true
 	eval "${1}_PID="
 }
+
+# wait_for SECONDS CMD...: poll CMD (every 0.1 s) until it succeeds; fail,
+# naming CMD, when SECONDS pass first. The bound of every wait on an event
+# the tests cannot be told about.
+wait_for() {
+	local n=$(($1 * 10))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" 2>/dev/null && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	echo "wait_for: gave up on: $*" >&2
+	return 1
+}

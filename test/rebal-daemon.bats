@@ -34,19 +34,6 @@ listener_stub() {
 	chmod +x fake/ably-listen
 }
 
-# wait_for N CMD...: CMD succeeds within N seconds.
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" 2>/dev/null && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	echo "wait_for: gave up on: $*" >&2
-	return 1
-}
-
 logged() { grep -q -- "$1" daemon.err; }
 
 @test "usage and configuration errors" {
