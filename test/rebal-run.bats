@@ -161,3 +161,19 @@ YAML
 	assert_equal "$(jq -r 'select(.dir == "in" and .msg == "PLACE_ORDER") | .ref' ib.ndjson | sort -u)" \
 	    "$(printf 'rebal:%s:DU1234567\nrebal:%s:DU2345678' "$ev" "$ev")"
 }
+
+@test "a retry in the same second gets a run directory of its own" {
+	# the names this event's run can take in the next minute, all taken
+	for s in $(seq 0 60); do
+		mkdir -p "$REBAL_STATE/runs/$(date -u -d "@$(($(date +%s) + s))" +%Y%m%dT%H%M%SZ)-etf-blend-200-35-x9"
+	done
+	echo '{"id":"x9","strategy":"etf-blend-200-35","exec":"print-positions","account_id":"DU1234567"}' > ev.json
+	run --separate-stderr rebal-run ev.json
+	assert_success
+	r=$(jq -r .run <<<"$output")
+	echo "run: $r"
+	[[ $r == */runs/*-etf-blend-200-35-x9-2 ]]
+	[ -f "$r/event.json" ]
+	# the taken directories are left as they were
+	assert_equal "$(find "$REBAL_STATE/runs" -mindepth 2 -path '*-x9/*' | wc -l)" 0
+}
