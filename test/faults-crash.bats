@@ -17,10 +17,6 @@ teardown() {
 	fx_teardown
 }
 
-ALL_ORDERS='DU111111 SELL 100 OLD
-DU111111 BUY 68 AAA
-DU111111 BUY 390 BBB'
-
 stage_is() {
 	[ "$(fx_stage DU111111)" = "$1" ]
 }

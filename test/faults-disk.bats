@@ -22,10 +22,6 @@ teardown() {
 	fx_teardown
 }
 
-ALL_ORDERS='DU111111 SELL 100 OLD
-DU111111 BUY 68 AAA
-DU111111 BUY 390 BBB'
-
 # fault_env PATH [OPS [KILL]]: FX_ENV, the environment of a process whose
 # disk is full under PATH while $FULL exists (OPS: what fails, faultfs.c;
 # KILL=1: SIGKILL there instead). Sanitized tools accept the preloaded shim.

@@ -19,11 +19,6 @@ teardown() {
 	fx_teardown
 }
 
-# the orders of the base scenario, each placed once
-ALL_ORDERS='DU111111 SELL 100 OLD
-DU111111 BUY 68 AAA
-DU111111 BUY 390 BBB'
-
 @test "baseline: an event sells, then buys, and is done" {
 	fx_ib
 	fx_add e1

@@ -8,6 +8,11 @@
 
 FX_EV=0
 
+# the orders of the base scenario, each placed once
+ALL_ORDERS='DU111111 SELL 100 OLD
+DU111111 BUY 68 AAA
+DU111111 BUY 390 BBB'
+
 # fx_setup: the files of the base scenario in $BATS_TEST_TMPDIR; deadlines
 # shortened for the tests (see fx_deadlines).
 fx_setup() {
