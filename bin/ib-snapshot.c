@@ -18,6 +18,8 @@
 
 #define SYNOPSIS "[-h] [-a account] [-c clientid] [-H host:port] [-m type] " \
 	"[-r seconds] [-t seconds] [file ...]"
+#define REUSE_SECS	3600	/* contract details of an earlier snapshot this
+				 * recent are taken over, not asked again */
 
 static const char *opt_account, *opt_hostport;
 static long opt_client = -1;
@@ -29,9 +31,11 @@ struct sym {
 	char *name;
 	long long cd_req, md_req;
 	int cd_done, md_done, tries, delayed;
+	int have_cd;		/* con_id and the rest from contract details */
 	double bid, ask, last, close, at, retry_at;
 	double min_tick;
-	long long con_id;
+	long long con_id;	/* a position's until the details come */
+	long long md_con;	/* the con_id the quote was asked for */
 	char *primary, *tz, *liquid, *trading;
 };
 
@@ -50,6 +54,7 @@ struct snap {
 	jv orders;		/* "client:order_id" -> order */
 	jv execs;		/* exec_id -> execution */
 	jv warnings;
+	jv prev;		/* quotes of the job's recent snapshot, or null */
 	int fail;		/* exit-status code of the failure */
 	char err[512];
 };
@@ -95,32 +100,66 @@ contract_of(const struct sym *y)
 	return c;
 }
 
-/* A symbol to price: request its contract details at once. */
-static void
-sym_add(struct snap *s, const char *name)
-{
-	struct sym *y;
-	struct twsm_contract c;
-
-	if (sym_find(s, name))
-		return;
-	s->s = xrealloc(s->s, (size_t)(s->ns + 1) * sizeof *s->s);
-	y = &s->s[s->ns++];
-	memset(y, 0, sizeof *y);
-	y->name = xstrdup(name);
-	y->bid = y->ask = y->last = y->close = NAN;
-	c = contract_of(y);
-	y->cd_req = tws_req_contract_data(s->t, &c);
-}
-
 static void
 md_request(struct snap *s, struct sym *y)
 {
 	struct twsm_contract c = contract_of(y);
 
+	if (y->md_req != 0 && y->md_con != y->con_id)
+		y->bid = y->ask = y->last = y->close = NAN;	/* another contract */
 	y->md_done = 0;
 	y->tries++;
+	y->md_con = y->con_id;
 	y->md_req = tws_req_mkt_data(s->t, &c, 1);
+}
+
+/* Y's contract details from the job's earlier snapshot (the first one of
+ * the pipeline, taken minutes ago): 1 when it holds them. */
+static int
+reuse_details(struct snap *s, struct sym *y)
+{
+	jv q = jvx_get(s->prev, y->name);
+	const char *tz = jvx_str(q, "time_zone"), *lh = jvx_str(q,
+	    "liquid_hours"), *th = jvx_str(q, "trading_hours");
+	double id, tick;
+	int ok;
+
+	ok = jvx_num(q, "con_id", &id) && id >= 1 && id < 9e15 &&
+	    jvx_num(q, "min_tick", &tick) && tick > 0 && tz && lh && th;
+	if (ok) {
+		y->con_id = (long long)id;
+		y->min_tick = tick;
+		y->tz = xstrdup(tz);
+		y->liquid = xstrdup(lh);
+		y->trading = xstrdup(th);
+		y->have_cd = y->cd_done = 1;
+	}
+	jv_free(q);
+	return ok;
+}
+
+/* A symbol to price: its contract details, from the job's recent snapshot
+ * or requested now; the quote at once when the details are known. */
+static struct sym *
+sym_add(struct snap *s, const char *name)
+{
+	struct sym *y;
+	struct twsm_contract c;
+
+	if ((y = sym_find(s, name)) != NULL)
+		return y;
+	s->s = xrealloc(s->s, (size_t)(s->ns + 1) * sizeof *s->s);
+	y = &s->s[s->ns++];
+	memset(y, 0, sizeof *y);
+	y->name = xstrdup(name);
+	y->bid = y->ask = y->last = y->close = NAN;
+	if (reuse_details(s, y)) {
+		md_request(s, y);
+		return y;
+	}
+	c = contract_of(y);
+	y->cd_req = tws_req_contract_data(s->t, &c);
+	return y;
 }
 
 static struct sym *
@@ -128,6 +167,8 @@ sym_by_req(struct snap *s, long long req, int md)
 {
 	int i;
 
+	if (req <= 0)
+		return NULL;	/* not asked yet */
 	for (i = 0; i < s->ns; i++)
 		if ((md ? s->s[i].md_req : s->s[i].cd_req) == req)
 			return &s->s[i];
@@ -447,10 +488,12 @@ on_contract(struct snap *s, const struct twsm_contract_data *d)
 {
 	struct sym *y = sym_by_req(s, d->req_id, 0);
 
-	if (y == NULL || y->con_id)
+	if (y == NULL || y->have_cd)
 		return;		/* the first match is kept */
+	y->have_cd = 1;
 	y->con_id = d->c.con_id;
 	y->min_tick = d->min_tick;
+	free(y->primary);
 	y->primary = xstrdup(d->c.primary_exchange);
 	y->tz = xstrdup(d->time_zone);
 	y->liquid = xstrdup(d->liquid_hours);
@@ -526,8 +569,17 @@ dispatch(struct snap *s, struct twsm_msg *m)
 			    jv_string("currency"), jv_string(p->c.currency),
 			    jv_string("qty"), jv_number(p->pos),
 			    jv_string("avg_cost"), jv_number(p->avg_cost)));
-			if (!strcmp(p->c.sec_type, "STK"))
-				sym_add(s, p->c.symbol);
+			if (!strcmp(p->c.sec_type, "STK") &&
+			    !(y = sym_add(s, p->c.symbol))->cd_done &&
+			    y->md_req == 0 && p->c.con_id > 0) {
+				/* the held contract's quote now, beside its
+				 * details (asked again if they name another) */
+				y->con_id = p->c.con_id;
+				free(y->primary);
+				y->primary = xstrdup(p->c.exchange ?
+				    p->c.exchange : "");
+				md_request(s, y);
+			}
 		}
 		break;
 	case TWSM_POSITION_END:
@@ -552,10 +604,11 @@ dispatch(struct snap *s, struct twsm_msg *m)
 		if ((y = sym_by_req(s, m->u.end.req_id, 0)) != NULL &&
 		    !y->cd_done) {
 			y->cd_done = 1;
-			if (y->con_id == 0)
+			if (!y->have_cd || y->con_id == 0)
 				return failf(s, EX_DATAERR, "unknown symbol %s",
 				    y->name);
-			md_request(s, y);
+			if (y->md_req == 0 || y->md_con != y->con_id)
+				md_request(s, y);
 		}
 		break;
 	case TWSM_TICK_PRICE:
@@ -694,6 +747,7 @@ snap_free(struct snap *s)
 	jv_free(s->orders);
 	jv_free(s->execs);
 	jv_free(s->warnings);
+	jv_free(s->prev);
 }
 
 /* The reason a job cannot be completed, once the deadline passed. */
@@ -723,6 +777,27 @@ deadline_reason(struct snap *s)
 		}
 	}
 	failf(s, EX_TEMPFAIL, "gateway timed out after %g s", timeout);
+}
+
+/* The quotes of JOB's snapshot of ACCOUNT when it is under REUSE_SECS old
+ * (the one before the sells, in a rebalance), else null. */
+static jv
+recent_quotes(jv job, const char *account)
+{
+	jv snap = jvx_get(job, "snapshot"), q = jv_null();
+	const char *at = jvx_str(snap, "at"), *a = jvx_str(snap, "account");
+	double t;
+
+	if (at && a && !strcmp(a, account) && tm_parse(at, &t) == 0 &&
+	    fabs(tm_now() - t) <= REUSE_SECS) {
+		q = jvx_get(snap, "quotes");
+		if (jv_get_kind(q) != JV_KIND_OBJECT) {
+			jv_free(q);
+			q = jv_null();
+		}
+	}
+	jv_free(snap);
+	return q;
 }
 
 static jv
@@ -776,6 +851,7 @@ take(jv job)
 	s.orders = jv_object();
 	s.execs = jv_object();
 	s.warnings = jv_array();
+	s.prev = recent_quotes(job, s.account);
 
 	/* everything at once; the connection paces the sends */
 	tws_req_market_data_type(s.t, md_type);

@@ -58,6 +58,41 @@ sim() { # sim [yaml lines to append]
 	    '[["GLD","SELL",3,199.5,"rebal:e0:DU1234567"]]'
 }
 
+@test "a second snapshot takes the contract details of a recent first one and asks the quotes at once" {
+	sim
+	ib-snapshot -H 127.0.0.1:$SIM_PORT job.json > s1.json
+	run --separate-stderr ib-snapshot -H 127.0.0.1:$SIM_PORT s1.json
+	assert_success
+	echo "$output" > s2.json
+	# the second connection asks no contract details, every quote by con_id
+	assert_equal "$(jq -r 'select(.conn == 2 and .msg == "REQ_CONTRACT_DATA") | .symbol' journal.ndjson)" ""
+	assert_equal "$(jq -sc '[.[] | select(.conn == 2 and .msg == "REQ_MKT_DATA") | [.symbol, .con_id]] | sort' journal.ndjson)" \
+	    '[["GLD",51529211],["QQQ",320227571],["SPY",756733],["TLT",15547841]]'
+	# and the quotes carry the same details
+	assert_equal "$(jq -c '.snapshot.quotes | map_values(del(.at))' s2.json)" \
+	    "$(jq -c '.snapshot.quotes | map_values(del(.at))' s1.json)"
+	# an hour-old snapshot, or another account's, is asked again
+	jq -c '.snapshot.at = "2000-01-01T00:00:00Z"' s1.json > old.json
+	ib-snapshot -H 127.0.0.1:$SIM_PORT old.json > /dev/null
+	assert_equal "$(jq -r 'select(.conn == 3 and .msg == "REQ_CONTRACT_DATA") | .symbol' journal.ndjson | sort | tr '\n' ' ')" "GLD QQQ SPY TLT "
+	jq -c '.snapshot.account = "DU7654321"' s1.json > other.json
+	ib-snapshot -H 127.0.0.1:$SIM_PORT other.json > /dev/null
+	assert_equal "$(jq -r 'select(.conn == 4 and .msg == "REQ_CONTRACT_DATA") | .symbol' journal.ndjson | sort | tr '\n' ' ')" "GLD QQQ SPY TLT "
+}
+
+@test "a held stock outside the targets is quoted by its con_id beside its contract details" {
+	sim 'latency_ms: {default: 1, REQ_CONTRACT_DATA: 300}'
+	run --separate-stderr ib-snapshot -H 127.0.0.1:$SIM_PORT job.json
+	assert_success
+	assert_equal "$(jq -c '.snapshot.quotes.GLD | [.bid, .ask, .con_id, .time_zone]' <<<"$output")" \
+	    '[200,200.2,51529211,"US/Eastern"]'
+	# GLD's quote is asked before its contract details come back
+	cd_gld=$(jq -r 'select(.msg == "REQ_CONTRACT_DATA" and .symbol == "GLD") | .req_id' journal.ndjson)
+	assert_equal "$(jq -r --argjson r "$cd_gld" 'select((.msg == "REQ_MKT_DATA" and .symbol == "GLD") or
+	    (.msg == "CONTRACT_DATA_END" and .req_id == $r)) | .msg' journal.ndjson | tr '\n' ' ')" \
+	    "REQ_MKT_DATA CONTRACT_DATA_END "
+}
+
 @test "an unknown symbol fails the job naming it" {
 	sim
 	jq -c '.allocations += [{symbol: "NOPE", weight: 0}]' job.json > j2.json
