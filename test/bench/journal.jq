@@ -91,6 +91,7 @@ map(select(.conn != null) | .ms = (.t | ms))
 	last_close: $t1,
 	sent_max: (map(.sent) | max),
 	sent_min: (map(.sent) | min),
+	received_max: (map(.received) | max),
 	conns_max: (map(.conns) | max),
 	conns_min: (map(.conns) | min),
 	waits: (map(.waits) | max),

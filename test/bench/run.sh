@@ -13,9 +13,11 @@
 # critical-path limit: waits x L + fill waits x F) and the longest pause
 # between a reply and the next request (a tool sleeping on a fixed timer
 # shows there; one more run under strace counts sleep calls). One more run
-# of the largest N with every C tool under /usr/bin/time gives the peak RSS
-# of each tool process. Then rebal-calc on a stream of
-# 1000 generated jobs, in records per second.
+# of the largest N with a probe preloaded into every process
+# (test/bench/rss.c) gives the peak RSS of each process: the C tools, the
+# sh tools (dash running rebal-run and rebal-account, their own memory, not
+# their children's) and the helpers they start (jq, awk, cat, ...). Then
+# rebal-calc on a stream of 1000 generated jobs, in records per second.
 #
 # Results: a markdown table on stdout, NDJSON in bench-results/ (one record
 # per run and per figure; test/bench/report.jq makes the table from it).
@@ -49,7 +51,7 @@ for t in ib-sim alloc-sim rebal-run rebal-account rebal-accounts alloc-fetch \
 	command -v "$t" >/dev/null || die "$t not found (make bench builds bin/)"
 done
 [ -x /usr/bin/time ] || sh "$top/share/deps.sh" time ||
-	die "/usr/bin/time is needed for the memory figures (Debian package time)"
+	die "/usr/bin/time is needed for the CPU time of rebal-calc (Debian package time)"
 
 mkdir -p "$top/bench-results" || die "cannot create bench-results/"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -115,10 +117,11 @@ first=$(echo $NS | cut -d' ' -f1)
 serve al alloc-sim -f "$work/n$first/alloc-sim.yaml"
 export ALLOCATIONS_BASE_URL=http://127.0.0.1:$alport IB_HOST=127.0.0.1
 
-# run N MODE REPEAT [SHIMDIR]: one rebal-run of the event on a fresh gateway;
-# appends a run record.
+# run N MODE REPEAT [PRELOAD]: one rebal-run of the event on a fresh
+# gateway (PRELOAD: a library preloaded into it and every process it
+# starts); appends a run record.
 run() {
-	n=$1 mode=$2 rep=$3 shim=${4:-}
+	n=$1 mode=$2 rep=$3 preload=${4:-}
 	d=$work/n$n
 	rd=$d/$mode-$rep
 	mkdir -p "$rd"
@@ -126,11 +129,11 @@ run() {
 	serve ib ib-sim -f "$d/ib-sim.yaml" -j "$rd/journal.ndjson"
 	# a fresh event id: nothing remembers an earlier run
 	sed "s/\"bench-$n\"/\"bench-$n-$mode-$rep\"/g" "$d/event.json" >"$rd/event.json"
-	PATH=${shim:+$shim:}$PATH IB_PORT=$ibport REBAL_STATE=$rd/state \
+	IB_PORT=$ibport REBAL_STATE=$rd/state \
 	    bash -c 's=$EPOCHREALTIME; "$@" >"$0/summary.ndjson" 2>"$0/stderr"; rc=$?
 		e=$EPOCHREALTIME; echo "${s/./} ${e/./} $rc" >"$0/time"' "$rd" \
 	    ${trace:+strace -f -qq -e trace=nanosleep,clock_nanosleep -o "$trace"} \
-	    rebal-run -e rebalance -P "$procs" -f "$d/accounts.yaml" \
+	    ${preload:+env LD_PRELOAD="$preload"} rebal-run -e rebalance -P "$procs" -f "$d/accounts.yaml" \
 	    -r "$d/replacement-sets.yaml" "$rd/event.json"
 	stop_ib
 	read -r t0 t1 rc <"$rd/time"
@@ -141,7 +144,7 @@ run() {
 		cat "$rd"/state/runs/*/log/*.log 2>/dev/null | tail -n 20 >&2
 		exit 1
 	fi
-	[ -n "$shim$trace" ] && return 0
+	[ -n "$preload$trace" ] && return 0
 	read -r load1 rest </proc/loadavg
 	jq -sc -f "$here/journal.jq" --argjson L "$L" --argjson F "$F" \
 	    "$rd/journal.ndjson" |
@@ -179,29 +182,27 @@ if command -v strace >/dev/null; then
 	trace=
 fi
 
-# Memory: one more run of the largest N with every C tool under
-# /usr/bin/time (the sh tools are dash; time would count their children's
-# peak as theirs).
-shim=$work/shim
-mkdir -p "$shim"
-for c in "$top"/bin/*.c; do
-	f=${c%.c}
-	t=${f##*/}
-	case $t in ib-sim | alloc-sim | ably-sim) continue ;; esac
-	[ -x "$f" ] || continue
-	printf '#!/bin/sh\nexec /usr/bin/time -a -o "$BENCH_RSS" -f "%s %%M %%x" "%s" "$@"\n' \
-	    "$t" "$f" >"$shim/$t"
-	chmod +x "$shim/$t"
-done
+# Memory: one more run of the largest N with the probe of rss.c in every
+# process (/usr/bin/time would give a shell the peak of its whole tree).
+# Each process's line says its name; the C tools are the bin/*.c, the sh
+# tools the scripts dash ran, the rest are helpers.
+${CC:-cc} -shared -fPIC -O2 -o "$work/rss.so" "$here/rss.c" -ldl ||
+	die "cannot build the memory probe (test/bench/rss.c)"
+ctools=$(for c in "$top"/bin/*.c; do t=${c%.c}; printf '%s ' "${t##*/}"; done)
 last=$(echo $NS | tr ' ' '\n' | sort -n | tail -n 1)
-BENCH_RSS=$work/rss.txt
+rss=$work/rss.txt
+: >"$rss"
+BENCH_RSS=$rss
 export BENCH_RSS
-: >"$BENCH_RSS"
-run "$last" par rss "$shim"
-awk -v n="$last" '$1 !~ /^Command/ && NF >= 2 {
-	if (!($1 in max) || $2 > max[$1]) max[$1] = $2; cnt[$1]++ }
-    END { for (t in max) printf "{\"type\":\"rss\",\"n\":%d,\"tool\":\"%s\",\"max_kib\":%d,\"processes\":%d}\n", n, t, max[t], cnt[t] }' \
-    "$BENCH_RSS" >>"$res"
+run "$last" par rss "$work/rss.so"
+unset BENCH_RSS
+awk -v n="$last" -v c=" $ctools" '
+	{ kib = $NF; $NF = ""; sub(/ $/, ""); t = $0
+	  if (!(t in max) || kib > max[t]) max[t] = kib; cnt[t]++ }
+	END { for (t in max) {
+		k = index(c, " " t " ") ? "c" : t ~ / \((sh|dash|bash)\)$/ ? "sh" : "helper"
+		printf "{\"type\":\"rss\",\"n\":%d,\"tool\":\"%s\",\"kind\":\"%s\",\"max_kib\":%d,\"processes\":%d}\n", n, t, k, max[t], cnt[t] } }' \
+    "$rss" >>"$res"
 stop_al() { kill -TERM "$alpid" 2>/dev/null; wait "$alpid" 2>/dev/null; alpid=; }
 stop_al
 

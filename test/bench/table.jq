@@ -13,21 +13,27 @@ def row: "| " + join(" | ") + " |";
   "ib-sim reply latency L = \($m.latency_ms) ms, fill delay F = \($m.fill_ms) ms; each time is the median of \($m.repeats) runs.",
   "",
   (["N", "T(N,par) s", "T(N,seq) s", "T(N,par)/T(1)", "T(N,seq)/T(N,par)",
-    "msgs/account", "conns/account", "max reply→request ms",
+    "msgs/account sent/recv", "conns/account", "max reply→request ms",
     "max tool→tool ms", "before 1st connect ms", "after last close ms"] | row),
   (["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"] | row),
   (map(select(.type == "summary")) | sort_by(.n)[]
    | [(.n | tostring), (.t_par_ms | s), (.t_seq_ms | s), (.par_over_t1 | tostring),
-      (.seq_over_par | tostring), (.sent_per_account | tostring),
+      (.seq_over_par | tostring),
+      "\(.sent_per_account)/\(.received_per_account)",
       (.conns_per_account | tostring), (.gap_ms | tostring),
       (.between_ms | tostring), (.setup_ms | tostring),
       (.teardown_ms | tostring)] | row),
   "",
   "Critical path of one account (from the journal): \($l.waits) dependent request→reply waits × \($l.latency_ms) ms + \($l.fills) fill waits × \($l.fill_ms) ms = **\($l.limit_ms) ms** (per connection: \($l.path)). T(1) = \($l.t1_ms) ms = **\($l.t1_over_limit) × the limit**; the account's tools were connected for \($l.at_gateway_ms) ms of it.",
   "",
-  "Peak RSS per C tool process (max over the processes of a run with N = \(map(select(.type == "rss_max")) | first | .n)): " +
-  (map(select(.type == "rss_max")) | sort_by(-.max_kib)
-   | map("\(.tool) \(.max_kib / 1024 * 10 | round / 10) MiB") | join(", ")) + ".",
+  (map(select(.type == "rss_max")) as $r
+   | def mib: "\(.tool) \(.max_kib / 1024 * 10 | round / 10)";
+   "Peak RSS per process in MiB, the largest of each program's processes in a run with N = \($r | first | .n) (\($r | map(.processes) | add) processes): C tools " +
+   ($r | map(select(.kind == "c")) | sort_by(-.max_kib) | map(mib) | join(", ")) +
+   "; sh tools (dash, the shell's own memory) " +
+   ($r | map(select(.kind == "sh")) | sort_by(-.max_kib) | map(mib) | join(", ")) +
+   "; helpers they start " +
+   ($r | map(select(.kind == "helper")) | sort_by(-.max_kib) | map(mib) | join(", ")) + "."),
   "",
   "rebal-calc on 1000 generated jobs (about 3 KB each): " +
   (map(select(.type == "calc_summary")) | sort_by(.phase)
