@@ -4481,6 +4481,10 @@ serve(int lfd)
 		for (i = 0; i < nc; i++)
 			if (fds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
 				conn_read(g.conns[i]);
+		/* a client that closed in this round no longer counts against
+		 * max_clients: an account's next tool often connects in the
+		 * same round as its previous one closes */
+		sweep();
 		if (fds[0].revents & POLLIN)
 			conn_accept(lfd);
 	}
