@@ -32,7 +32,14 @@ def r2: . * 100 | round / 100;
 	   setup_ms: ($rn | map(select(.mode == "par") | .setup_ms) | median),
 	   teardown_ms: ($rn | map(select(.mode == "par") | .teardown_ms) | median),
 	   err100: ($rn | map(.gateway.err100) | add),
-	   err326: ($rn | map(.gateway.err326) | add)}),
+	   err326: ($rn | map(.gateway.err326) | add),
+	   cpu_ms: ($rn | map(select(.mode == "par") | .cpu_ms) | median),
+	   cpu_per_account_ms: (($rn | map(select(.mode == "par") | .cpu_ms)
+	     | median) / $n | round),
+	   sim_cpu_ms: ($rn | map(select(.mode == "par") | .sim_cpu_ms) | median),
+	   # N accounts of c ms of CPU on nproc cores take at least N c / nproc
+	   cpu_bound_ms: (($rn | map(select(.mode == "par") | .cpu_ms)
+	     | median) / $m.nproc | round)}),
 	{type: "limit", n: $n1,
 	 waits: ($one | map(.gateway.waits) | median),
 	 fills: ($one | map(.gateway.fills) | median),

@@ -107,6 +107,7 @@ stop_ib() {
 	ibpid=
 }
 
+hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
 export ALLOCATIONS_API_KEY=bench-key-7f3a
 unset ALLOCATIONS_API_KEY_FILE NTFY_URL REBAL_NOW
 export TRADING_MODE=paper
@@ -131,12 +132,19 @@ run() {
 	sed "s/\"bench-$n\"/\"bench-$n-$mode-$rep\"/g" "$d/event.json" >"$rd/event.json"
 	IB_PORT=$ibport REBAL_STATE=$rd/state \
 	    bash -c 's=$EPOCHREALTIME; "$@" >"$0/summary.ndjson" 2>"$0/stderr"; rc=$?
-		e=$EPOCHREALTIME; echo "${s/./} ${e/./} $rc" >"$0/time"' "$rd" \
+		e=$EPOCHREALTIME; echo "${s/./} ${e/./} $rc" >"$0/time"; times >"$0/cpu"' "$rd" \
 	    ${trace:+strace -f -qq -e trace=nanosleep,clock_nanosleep -o "$trace"} \
 	    ${preload:+env LD_PRELOAD="$preload"} rebal-run -e rebalance -P "$procs" -f "$d/accounts.yaml" \
 	    -r "$d/replacement-sets.yaml" "$rd/event.json"
+	# the simulator's CPU time (it is not part of rebal, but shares the cores)
+	simcpu=$(awk -v hz="$hz" '{ print int(($14 + $15) * 1000 / hz) }' \
+	    "/proc/$ibpid/stat" 2>/dev/null)
 	stop_ib
 	read -r t0 t1 rc <"$rd/time"
+	# user + system time of rebal-run and every process it waited for
+	cpu=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) {
+		split($i, p, /[ms]/); t += p[1] * 60 + p[2] }
+		print int(t * 1000 + 0.5) }' "$rd/cpu")
 	ok=$(grep -c '"status":"ok"' "$rd/summary.ndjson")
 	if [ "$rc" -ne 0 ] || [ "$ok" -ne "$n" ]; then
 		say "N=$n $mode #$rep: rebal-run exited $rc, $ok of $n accounts ok:"
@@ -150,9 +158,11 @@ run() {
 	    "$rd/journal.ndjson" |
 	    jq -c --argjson n "$n" --arg mode "$mode" --argjson r "$rep" \
 	    --argjson procs "$procs" --argjson t0 "$t0" --argjson t1 "$t1" \
-	    --argjson load "$load1" \
+	    --argjson load "$load1" --argjson cpu "${cpu:-null}" \
+	    --argjson simcpu "${simcpu:-null}" \
 	    '{type: "run", n: $n, mode: $mode, procs: $procs, repeat: $r,
 	      wall_ms: (($t1 - $t0) / 1000 | round), load: $load,
+	      cpu_ms: $cpu, sim_cpu_ms: $simcpu,
 	      setup_ms: (.first_connect - $t0 / 1000 | round),
 	      teardown_ms: ($t1 / 1000 - .last_close | round),
 	      gateway: .}' >>"$res"

@@ -14,15 +14,22 @@ def row: "| " + join(" | ") + " |";
   "",
   (["N", "T(N,par) s", "T(N,seq) s", "T(N,par)/T(1)", "T(N,seq)/T(N,par)",
     "msgs/account sent/recv", "conns/account", "max reply→request ms",
-    "max tool→tool ms", "before 1st connect ms", "after last close ms"] | row),
-  (["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"] | row),
+    "max tool→tool ms", "before 1st connect ms", "after last close ms",
+    "CPU s", "CPU/account ms"] | row),
+  (["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:",
+    "---:", "---:"] | row),
   (map(select(.type == "summary")) | sort_by(.n)[]
    | [(.n | tostring), (.t_par_ms | s), (.t_seq_ms | s), (.par_over_t1 | tostring),
       (.seq_over_par | tostring),
       "\(.sent_per_account)/\(.received_per_account)",
       (.conns_per_account | tostring), (.gap_ms | tostring),
       (.between_ms | tostring), (.setup_ms | tostring),
-      (.teardown_ms | tostring)] | row),
+      (.teardown_ms | tostring), (.cpu_ms | s), (.cpu_per_account_ms | tostring)]
+   | row),
+  "",
+  (map(select(.type == "summary")) | max_by(.n) as $b
+   | (map(select(.type == "summary")) | min_by(.n)) as $o
+   | "CPU: user + system time of rebal-run and every process it started (ib-sim, which shares the cores, used another \($b.sim_cpu_ms) ms at N = \($b.n)). On \($m.nproc) cores, N = \($b.n) accounts of \($b.cpu_per_account_ms) ms of CPU each take at least \($b.cpu_bound_ms / 1000 * 100 | round / 100) s however they overlap: \($b.cpu_bound_ms / $o.t_par_ms * 100 | round / 100) × T(\($o.n)) before any waiting."),
   "",
   "Critical path of one account (from the journal): \($l.waits) dependent request→reply waits × \($l.latency_ms) ms + \($l.fills) fill waits × \($l.fill_ms) ms = **\($l.limit_ms) ms** (per connection: \($l.path)). T(1) = \($l.t1_ms) ms = **\($l.t1_over_limit) × the limit**; the account's tools were connected for \($l.at_gateway_ms) ms of it.",
   "",
