@@ -76,9 +76,9 @@ def r2: . * 100 | round / 100;
 	     | join(", ") end),
 	 met: ($rss | all(.max_kib <= 8192))},
 	{target: ("no fixed sleeps: reply -> next request < 100 ms (N=\($n1))" +
-	   (if $sl then ", no sleep call (strace)" else "" end)),
+	   (if $sl then ", no wait on a timer alone (strace: nanosleep, poll or select on no fd)" else "" end)),
 	 value: ("\($small.gap_ms) ms" +
-	   (if $sl then ", \($sl.calls) sleep calls" else "" end)),
+	   (if $sl then ", \($sl.calls) such calls" else "" end)),
 	 met: ($small.gap_ms < 100 and (($sl.calls // 0) == 0))}
   ]}]
 | .[]

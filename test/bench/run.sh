@@ -133,7 +133,7 @@ run() {
 	IB_PORT=$ibport REBAL_STATE=$rd/state \
 	    bash -c 's=$EPOCHREALTIME; "$@" >"$0/summary.ndjson" 2>"$0/stderr"; rc=$?
 		e=$EPOCHREALTIME; echo "${s/./} ${e/./} $rc" >"$0/time"; times >"$0/cpu"' "$rd" \
-	    ${trace:+strace -f -qq -e trace=nanosleep,clock_nanosleep -o "$trace"} \
+	    ${trace:+strace -f -qq -e trace=nanosleep,clock_nanosleep,poll,ppoll,select,pselect6 -o "$trace"} \
 	    ${preload:+env LD_PRELOAD="$preload"} rebal-run -e rebalance -P "$procs" -f "$d/accounts.yaml" \
 	    -r "$d/replacement-sets.yaml" "$rd/event.json"
 	# the simulator's CPU time (it is not part of rebal, but shares the cores)
@@ -182,12 +182,14 @@ for n in $NS; do
 done
 
 # Sleeps: one more run of the smallest N under strace (when there is one),
-# counting the sleep calls of every process.
+# counting the calls of every process that wait on a timer alone: the
+# nanosleep family, and poll or select on no file descriptor.
 trace=
 if command -v strace >/dev/null; then
 	trace=$work/sleeps.txt
 	run "$first" par strace
-	jq -nc --argjson n "$first" --argjson calls "$(grep -c 'nanosleep(' "$trace")" \
+	calls=$(grep -c -E 'nanosleep\(|[^a-z_]p?poll\(NULL, 0,|p?select6?\(0,' "$trace")
+	jq -nc --argjson n "$first" --argjson calls "$calls" \
 	    '{type: "sleeps", n: $n, calls: $calls}' >>"$res"
 	trace=
 fi
