@@ -64,6 +64,17 @@ teardown() {
 	assert_success
 }
 
+@test "a disk full for the run directory's temporary files: 74 before any stage" {
+	mkdir -p run/tmp
+	run --separate-stderr env LD_PRELOAD="$TOP/test/faultfs.so" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	    FAULTFS_PATH="$PWD/run/tmp" FAULTFS_OPS=stdio rebal-account -d run job.json
+	assert_equal "$status" 74
+	[[ "$stderr" == *"rebal-account: cannot write run/tmp/job."*".v"* ]]
+	run grep -c START_API ib.ndjson
+	assert_output 0
+}
+
 # A rebalance job for DU1234567 on the demo gateway (open, Friday 15:52 New
 # York), published at $1 (sim time).
 rebalance_job() {
