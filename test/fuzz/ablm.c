@@ -12,18 +12,9 @@
 #include <string.h>
 
 #include "ablm.h"
-#include "diag.h"
 #include "jvx.h"
 
 static volatile size_t sink;
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	diag_init((*argv)[0]);
-	return 0;
-}
 
 static void
 frame(jv pm)

@@ -7,16 +7,7 @@
 #include <string.h>
 
 #include "acct.h"
-#include "diag.h"
 #include "memfile.h"
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	diag_init((*argv)[0]);
-	return 0;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

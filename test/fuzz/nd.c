@@ -7,16 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diag.h"
 #include "nd.h"
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	diag_init((*argv)[0]);
-	return 0;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

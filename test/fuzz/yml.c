@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diag.h"
 #include "yml.h"
 #include "memfile.h"
 
@@ -41,14 +40,6 @@ walk(jv v, jv lines, jv path)
 out:
 	jv_free(v);
 	jv_free(path);
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	diag_init((*argv)[0]);
-	return 0;
 }
 
 int
