@@ -4319,17 +4319,27 @@ conn_input(struct conn *c)
 static void
 conn_read(struct conn *c)
 {
-	ssize_t n = twsf_read(&c->rd, c->fd);
+	ssize_t n;
+	int i;
 
-	if (n == 0) {
-		conn_close(c, "closed by the client");
-	} else if (n < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			conn_close(c, strerror(errno));
-	} else if (c->closing) {
-		c->rd.off = c->rd.len;		/* input after the end: dropped */
-	} else {
-		conn_input(c);
+	/* Read until the socket is empty (a few times at most), so that the
+	 * end of a client that sent its last requests and closed is seen in
+	 * the same round: it no longer counts against max_clients when the
+	 * account's next tool connects. */
+	for (i = 0; i < 8 && !c->dead; i++) {
+		n = twsf_read(&c->rd, c->fd);
+		if (n == 0) {
+			conn_close(c, "closed by the client");
+		} else if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				conn_close(c, strerror(errno));
+			return;
+		} else if (c->closing) {
+			c->rd.off = c->rd.len;	/* input after the end: dropped */
+		} else {
+			conn_input(c);
+		}
 	}
 }
 

@@ -58,12 +58,16 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 began=$(date +%s)
 res=$top/bench-results/$stamp.ndjson
 work=$(mktemp -d "${TMPDIR:-/tmp}/rebal-bench.XXXXXX") || die "mktemp failed"
-ibpid= alpid= trace=
+ibpid= alpid= trace= keep=
 cleanup() {
 	[ -n "$ibpid" ] && kill -TERM "$ibpid" 2>/dev/null
 	[ -n "$alpid" ] && kill -TERM "$alpid" 2>/dev/null
 	wait
-	rm -rf "$work"
+	if [ -n "$keep" ]; then
+		say "the failed run is kept in $keep"
+	else
+		rm -rf "$work"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -148,8 +152,13 @@ run() {
 	ok=$(grep -c '"status":"ok"' "$rd/summary.ndjson")
 	if [ "$rc" -ne 0 ] || [ "$ok" -ne "$n" ]; then
 		say "N=$n $mode #$rep: rebal-run exited $rc, $ok of $n accounts ok:"
-		sed 's/^/  /' "$rd/stderr" "$rd/summary.ndjson" | tail -n 20 >&2
-		cat "$rd"/state/runs/*/log/*.log 2>/dev/null | tail -n 20 >&2
+		grep -v '"status":"ok"' "$rd/summary.ndjson" | head -n 5 | sed 's/^/  /' >&2
+		sed 's/^/  /' "$rd/stderr" | tail -n 10 >&2
+		for a in $(grep -v '"status":"ok"' "$rd/summary.ndjson" |
+		    sed -n 's/^{"account_id":"\([A-Za-z0-9]*\)".*/\1/p' | head -n 2); do
+			tail -n 15 "$rd"/state/runs/*/log/"$a".log >&2
+		done
+		keep=$work
 		exit 1
 	fi
 	[ -n "$preload$trace" ] && return 0
