@@ -1,20 +1,25 @@
 /* rebal-sum: one summary line per job: account, event, outcome, order
- * counts; or, with -s, one job's summary as sh assignments for scripts. */
+ * counts; or, with -s, one job's summary as sh assignments for scripts (and,
+ * with -w, the line of a finished job kept in a file). */
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "atom.h"
 #include "diag.h"
 #include "jvx.h"
 #include "nd.h"
 
-#define SYNOPSIS "[-hs] [-r rundir] [file ...]"
+#define SYNOPSIS "[-hs] [-r rundir] [-w file] [file ...]"
 
 static const char *rundir;	/* -r */
 static int shell;		/* -s */
+static const char *keepf;	/* -w */
 static int njobs;
 static jv sh;			/* -s: the assignments, printed at the end */
+static jv done;			/* -s -w: the line of a finished job, or null */
 
 /* A || B as jq has it: B when A is null or false. Both consumed. */
 static jv
@@ -149,7 +154,7 @@ assign(const char *name, jv v)
 static int
 one(jv job, void *ctx)
 {
-	jv s = summary(job), acct;
+	jv s = summary(job), acct, st;
 
 	(void)ctx;
 	if (!shell) {
@@ -169,10 +174,32 @@ one(jv job, void *ctx)
 	assign("event", jvx_get(s, "event"));
 	assign("status", jvx_get(s, "status"));
 	assign("order_type", jvx_get(acct, "order_type"));
+	st = jvx_get(s, "status");
+	if (strcmp(jv_string_value(st), "ok") == 0 ||
+	    strcmp(jv_string_value(st), "skipped") == 0) {
+		jv_free(done);
+		done = jv_string_append_str(jv_dump_string(jv_copy(s), 0), "\n");
+	}
+	jv_free(st);
 	assign("summary", jv_dump_string(s, 0));
 	jv_free(acct);
 	jv_free(job);
 	return 0;
+}
+
+/* LINE atomically into PATH, its directory made when missing. 0 or -1. */
+static int
+keep(const char *path, jv line)
+{
+	char *dir = strdup(path);
+	int r = -1;
+
+	if (dir != NULL && atom_mkdirs(dirname(dir), 0700) == 0 &&
+	    atom_write(path, jv_string_value(line),
+	    (size_t)jv_string_length_bytes(jv_copy(line))) == 0)
+		r = 0;
+	free(dir);
+	return r;
 }
 
 int
@@ -181,7 +208,7 @@ main(int argc, char **argv)
 	int c, st;
 
 	diag_init(argv[0]);
-	while ((c = getopt(argc, argv, "hr:s")) != -1) {
+	while ((c = getopt(argc, argv, "hr:sw:")) != -1) {
 		switch (c) {
 		case 'h':
 			usage(SYNOPSIS, 1);
@@ -191,16 +218,28 @@ main(int argc, char **argv)
 		case 's':
 			shell = 1;
 			break;
+		case 'w':
+			keepf = optarg;
+			break;
 		default:
 			usage(SYNOPSIS, 0);
 		}
 	}
+	if (keepf != NULL && !shell)
+		usage(SYNOPSIS, 0);
 	sh = jv_string("");
+	done = jv_null();
 	st = nd_each(argc - optind, argv + optind, one, NULL);
 	if (shell && st == 0 && njobs != 1) {
 		warnx("-s: expected exactly one job, got %d", njobs);
 		st = EX_DATAERR;
 	}
+	/* the finished job's line, kept before the script hears of it; one
+	 * that cannot be kept is a warning (the job itself is done) */
+	if (keepf != NULL && st == 0 && jv_get_kind(done) == JV_KIND_STRING &&
+	    keep(keepf, done) == -1)
+		warnx("%s: cannot record the finished job:", keepf);
+	jv_free(done);
 	/* no assignment at all for a script to act on when the input is bad */
 	if (shell && st == 0 && fputs(jv_string_value(sh), stdout) == EOF)
 		die(EX_IOERR, "write error: stdout:");

@@ -1,7 +1,9 @@
 /* nd: NDJSON input with positions, output with write-error detection. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "diag.h"
 #include "jvx.h"
@@ -127,16 +129,48 @@ nd_each(int argc, char **argv, int (*fn)(jv rec, void *ctx), void *ctx)
 	return st;
 }
 
+/* The file of $REBAL_TEE, opened at the first record: -1 none, -2 not yet. */
+static int tee_fd = -2;
+
+static void
+tee_line(const char *buf, size_t len)
+{
+	const char *path;
+	ssize_t n;
+
+	if (tee_fd == -2) {
+		tee_fd = -1;
+		if ((path = getenv("REBAL_TEE")) != NULL && *path != '\0' &&
+		    (tee_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
+		    O_CLOEXEC, 0666)) < 0)
+			die(EX_IOERR, "REBAL_TEE: %s:", path);
+	}
+	if (tee_fd < 0)
+		return;
+	/* one write: a record appended whole, between other writers' */
+	while (len > 0) {
+		if ((n = write(tee_fd, buf, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			die(EX_IOERR, "write error: REBAL_TEE:");
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
 void
 nd_emit(jv v)
 {
-	jv s = jv_dump_string(v, 0);
+	jv s = jv_string_append_buf(jv_dump_string(v, 0), "\n", 1);
+	const char *buf = jv_string_value(s);
+	size_t len = (size_t)jv_string_length_bytes(jv_copy(s));
 
-	if (fputs(jv_string_value(s), stdout) == EOF ||
-	    putchar('\n') == EOF || fflush(stdout) == EOF) {
+	if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) == EOF) {
 		jv_free(s);
 		die(EX_IOERR, "write error: stdout:");
 	}
+	tee_line(buf, len);
 	jv_free(s);
 }
 

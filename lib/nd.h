@@ -29,7 +29,10 @@ void nd_close(struct nd_in *in);
  * highest FN status. */
 int nd_each(int argc, char **argv, int (*fn)(jv rec, void *ctx), void *ctx);
 
-/* Write V (consumed) as one line on stdout and flush; exit 74 on error. */
+/* Write V (consumed) as one line on stdout and flush; exit 74 on error.
+ * With $REBAL_TEE naming a file, the line is also appended to it (one
+ * write(2), O_APPEND; exit 74 when it cannot be): rebal-account(1) keeps
+ * each stage's record in the run directory so, with no process per stage. */
 void nd_emit(jv v);
 /* Close stdout, exit 74 if anything failed. Call once before exiting. */
 void nd_finish(void);

@@ -123,7 +123,8 @@ rebalance_job() {
 
 @test "a tool that exits non-zero with an ok job fails the job there" {
 	mkdir fake
-	printf '#!/bin/sh\ncat\nexit 3\n' >fake/rebal-gate
+	# a stage keeps its record in the account's output itself (REBAL_TEE)
+	printf '#!/bin/sh\ntee -a "$REBAL_TEE"\nexit 3\n' >fake/rebal-gate
 	chmod +x fake/rebal-gate
 	rebalance_job 2026-11-20T20:51:00Z >r.json
 	PATH=$PWD/fake:$PATH run --separate-stderr rebal-account -d run r.json

@@ -291,6 +291,22 @@ all"
 	assert_output --partial "write error"
 }
 
+@test "REBAL_TEE: every record also appended to the file, and its errors are 74" {
+	cd "$BATS_TEST_TMPDIR"
+	echo '{"earlier":1}' > kept
+	REBAL_TEE=kept rebal-calc "$DATA/calc-example.ndjson" > out
+	[ -s out ]
+	assert_equal "$(cat kept)" "$(printf '{"earlier":1}\n'; cat out)"
+	REBAL_TEE= rebal-calc "$DATA/calc-example.ndjson" > out2
+	cmp out out2
+	run env REBAL_TEE=/dev/full rebal-calc "$DATA/calc-example.ndjson"
+	assert_failure 74
+	assert_output --partial "rebal-calc: write error: REBAL_TEE: No space left on device"
+	run env REBAL_TEE=nodir/kept rebal-calc "$DATA/calc-example.ndjson"
+	assert_failure 74
+	assert_output --partial "rebal-calc: REBAL_TEE: nodir/kept: No such file or directory"
+}
+
 @test "usage: -h to stdout exits 0, bad options exit 64" {
 	run rebal-calc -h
 	assert_success

@@ -89,3 +89,30 @@ order_type='moc'"
 	run rebal-sum -x
 	assert_equal "$status" 64
 }
+
+@test "-w keeps the line of a finished job, atomically, and only of one" {
+	echo '{"id":"e1","account":{"id":"DU1"},"status":"skipped"}' > ok
+	run --separate-stderr rebal-sum -s -r /r -w fin/e1/DU1.json ok
+	assert_success
+	assert_equal "$(cat fin/e1/DU1.json)" "$(rebal-sum -r /r ok)"
+	assert_equal "$(stat -c %a fin/e1 fin/e1/DU1.json | tr '\n' ' ')" "700 600 "
+	assert_equal "$(ls -A fin/e1)" "DU1.json"
+	# deferred and failed jobs are not finished: nothing written
+	for s in deferred failed; do
+		echo '{"account":{"id":"DU2"},"status":"'$s'"}' > j
+		run rebal-sum -s -w fin/x/DU2.json j
+		assert_success
+		[ ! -e fin/x/DU2.json ]
+	done
+	# a file that cannot be written is a warning; the assignments still come
+	run --separate-stderr rebal-sum -s -w /dev/null/x/DU1.json ok
+	assert_success
+	assert_line "status='skipped'"
+	assert_equal "$stderr" "rebal-sum: /dev/null/x/DU1.json: cannot record the finished job: Not a directory"
+	# bad input writes nothing; -w without -s is a usage error
+	run rebal-sum -s -w fin/y.json missing
+	assert_equal "$status" 66
+	[ ! -e fin/y.json ]
+	run rebal-sum -w fin/z.json ok
+	assert_equal "$status" 64
+}

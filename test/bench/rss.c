@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -55,8 +56,9 @@ report(void)
 	char st[4096], cmd[4096], line[600], *h;
 	const char *log = getenv("BENCH_RSS"), *a0, *a1 = NULL, *sh;
 	ssize_t n;
-	long kib;
+	long kib, cpu;
 	int fd, len;
+	struct rusage ru;
 
 	if (reported || log == NULL || *log == '\0')
 		return;
@@ -65,6 +67,9 @@ report(void)
 	    (h = strstr(st, "\nVmHWM:")) == NULL)
 		return;
 	kib = strtol(h + 7, NULL, 10);
+	cpu = getrusage(RUSAGE_SELF, &ru) == 0 ?
+	    (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L +
+	    ru.ru_utime.tv_usec + ru.ru_stime.tv_usec : 0;
 	if ((n = slurp("/proc/self/cmdline", cmd, sizeof cmd)) <= 0)
 		return;
 	a0 = base(cmd);
@@ -73,10 +78,10 @@ report(void)
 	sh = !strcmp(a0, "sh") || !strcmp(a0, "dash") || !strcmp(a0, "bash") ?
 	    a0 : NULL;
 	if (sh && a1 && *a1 != '-' && *a1 != '\0')
-		len = snprintf(line, sizeof line, "%.200s (%s) %ld\n", base(a1),
-		    sh, kib);
+		len = snprintf(line, sizeof line, "%.200s (%s) %ld %ld\n", base(a1),
+		    sh, cpu, kib);
 	else
-		len = snprintf(line, sizeof line, "%.200s %ld\n", a0, kib);
+		len = snprintf(line, sizeof line, "%.200s %ld %ld\n", a0, cpu, kib);
 	if (len <= 0 || (size_t)len >= sizeof line)
 		return;
 	if ((fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,

@@ -217,12 +217,13 @@ BENCH_RSS=$rss
 export BENCH_RSS
 run "$last" par rss "$work/rss.so"
 unset BENCH_RSS
+cp "$rss" "$top/bench-results/$stamp.procs"
 awk -v n="$last" -v c=" $ctools" '
-	{ kib = $NF; $NF = ""; sub(/ $/, ""); t = $0
-	  if (!(t in max) || kib > max[t]) max[t] = kib; cnt[t]++ }
+	{ kib = $NF; us = $(NF - 1); $NF = ""; $(NF - 1) = ""; sub(/ +$/, ""); t = $0
+	  if (!(t in max) || kib > max[t]) max[t] = kib; cnt[t]++; cpu[t] += us }
 	END { for (t in max) {
 		k = index(c, " " t " ") ? "c" : t ~ / \((sh|dash|bash)\)$/ ? "sh" : "helper"
-		printf "{\"type\":\"rss\",\"n\":%d,\"tool\":\"%s\",\"kind\":\"%s\",\"max_kib\":%d,\"processes\":%d}\n", n, t, k, max[t], cnt[t] } }' \
+		printf "{\"type\":\"rss\",\"n\":%d,\"tool\":\"%s\",\"kind\":\"%s\",\"max_kib\":%d,\"processes\":%d,\"cpu_ms\":%d}\n", n, t, k, max[t], cnt[t], cpu[t] / 1000 } }' \
     "$rss" >>"$res"
 stop_al() { kill -TERM "$alpid" 2>/dev/null; wait "$alpid" 2>/dev/null; alpid=; }
 stop_al
