@@ -49,7 +49,8 @@ def r2: . * 100 | round / 100;
 	 at_gateway_ms: ($one | map(.gateway.last_close - .gateway.first_connect) | median)},
 	(map(select(.type == "rss")) | group_by(.tool)[]
 	| {type: "rss_max", n: .[0].n, tool: .[0].tool, kind: .[0].kind,
-	   max_kib: (map(.max_kib) | max), processes: (map(.processes) | add)}),
+	   max_kib: (map(.max_kib) | max), anon_kib: (map(.anon_kib) | max),
+	   processes: (map(.processes) | add), cpu_ms: (map(.cpu_ms) | add)}),
 	(map(select(.type == "calc")) | group_by(.phase)[]
 	| (map(.ms) | median) as $ms
 	| (map(.cpu_ms) | median) as $cpu

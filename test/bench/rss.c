@@ -56,7 +56,7 @@ report(void)
 	char st[4096], cmd[4096], line[600], *h;
 	const char *log = getenv("BENCH_RSS"), *a0, *a1 = NULL, *sh;
 	ssize_t n;
-	long kib, cpu;
+	long kib, anon = 0, cpu;
 	int fd, len;
 	struct rusage ru;
 
@@ -67,6 +67,8 @@ report(void)
 	    (h = strstr(st, "\nVmHWM:")) == NULL)
 		return;
 	kib = strtol(h + 7, NULL, 10);
+	if ((h = strstr(st, "\nRssAnon:")) != NULL)
+		anon = strtol(h + 9, NULL, 10);
 	cpu = getrusage(RUSAGE_SELF, &ru) == 0 ?
 	    (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L +
 	    ru.ru_utime.tv_usec + ru.ru_stime.tv_usec : 0;
@@ -78,10 +80,11 @@ report(void)
 	sh = !strcmp(a0, "sh") || !strcmp(a0, "dash") || !strcmp(a0, "bash") ?
 	    a0 : NULL;
 	if (sh && a1 && *a1 != '-' && *a1 != '\0')
-		len = snprintf(line, sizeof line, "%.200s (%s) %ld %ld\n", base(a1),
-		    sh, cpu, kib);
+		len = snprintf(line, sizeof line, "%.200s (%s) %ld %ld %ld\n",
+		    base(a1), sh, cpu, anon, kib);
 	else
-		len = snprintf(line, sizeof line, "%.200s %ld %ld\n", a0, cpu, kib);
+		len = snprintf(line, sizeof line, "%.200s %ld %ld %ld\n", a0, cpu,
+		    anon, kib);
 	if (len <= 0 || (size_t)len >= sizeof line)
 		return;
 	if ((fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,

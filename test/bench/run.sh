@@ -219,11 +219,14 @@ run "$last" par rss "$work/rss.so"
 unset BENCH_RSS
 cp "$rss" "$top/bench-results/$stamp.procs"
 awk -v n="$last" -v c=" $ctools" '
-	{ kib = $NF; us = $(NF - 1); $NF = ""; $(NF - 1) = ""; sub(/ +$/, ""); t = $0
-	  if (!(t in max) || kib > max[t]) max[t] = kib; cnt[t]++; cpu[t] += us }
+	{ kib = $NF; anon = $(NF - 1); us = $(NF - 2)
+	  $NF = ""; $(NF - 1) = ""; $(NF - 2) = ""; sub(/ +$/, ""); t = $0
+	  if (!(t in max) || kib > max[t]) max[t] = kib
+	  if (!(t in amax) || anon > amax[t]) amax[t] = anon
+	  cnt[t]++; cpu[t] += us }
 	END { for (t in max) {
 		k = index(c, " " t " ") ? "c" : t ~ / \((sh|dash|bash)\)$/ ? "sh" : "helper"
-		printf "{\"type\":\"rss\",\"n\":%d,\"tool\":\"%s\",\"kind\":\"%s\",\"max_kib\":%d,\"processes\":%d,\"cpu_ms\":%d}\n", n, t, k, max[t], cnt[t], cpu[t] / 1000 } }' \
+		printf "{\"type\":\"rss\",\"n\":%d,\"tool\":\"%s\",\"kind\":\"%s\",\"max_kib\":%d,\"anon_kib\":%d,\"processes\":%d,\"cpu_ms\":%d}\n", n, t, k, max[t], amax[t], cnt[t], cpu[t] / 1000 } }' \
     "$rss" >>"$res"
 stop_al() { kill -TERM "$alpid" 2>/dev/null; wait "$alpid" 2>/dev/null; alpid=; }
 stop_al

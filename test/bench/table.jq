@@ -40,7 +40,18 @@ def row: "| " + join(" | ") + " |";
    "; sh tools (dash, the shell's own memory) " +
    ($r | map(select(.kind == "sh")) | sort_by(-.max_kib) | map(mib) | join(", ")) +
    "; helpers they start " +
-   ($r | map(select(.kind == "helper")) | sort_by(-.max_kib) | map(mib) | join(", ")) + "."),
+   ($r | map(select(.kind == "helper")) | sort_by(-.max_kib) | map(mib) | join(", ")) +
+   ". Of it private (RssAnon at the end, in MiB): " +
+   ($r | map(select(.kind != "helper")) | sort_by(-.anon_kib)
+    | map("\(.tool) \(.anon_kib / 1024 * 10 | round / 10)") | join(", ")) +
+   "; the rest is the shared libraries' pages, counted in full in every process."),
+  "",
+  (map(select(.type == "rss_max")) as $r | ($r | first | .n) as $n
+   | "Where the CPU goes, per account at N = \($n) (the same run; user + system time of each process, from the probe): " +
+   ($r | sort_by(-.cpu_ms) | map(select(.cpu_ms / $n >= 1))
+    | map("\(.tool) \(.cpu_ms / $n | round) ms (\(.processes / $n * 10 | round / 10) × \(.cpu_ms / .processes * 10 | round / 10) ms)")
+    | join(", ")) +
+   "; \($r | map(.processes) | add / $n * 10 | round / 10) processes per account in all."),
   "",
   "rebal-calc on 1000 generated jobs (about 3 KB each): " +
   (map(select(.type == "calc_summary")) | sort_by(.phase)
