@@ -31,6 +31,8 @@ struct sym {
 	char *name;
 	long long cd_req, md_req;
 	int cd_done, md_done, tries, delayed;
+	int frozen;		/* type 2 or 4: last values from before the
+				 * close, not a current price */
 	int have_cd;		/* con_id and the rest from contract details */
 	double bid, ask, last, close, at, retry_at;
 	double min_tick;
@@ -621,9 +623,14 @@ dispatch(struct snap *s, struct twsm_msg *m)
 		}
 		break;
 	case TWSM_MARKET_DATA_TYPE:
-		if ((y = sym_by_req(s, m->u.md_type.req_id, 1)) != NULL &&
-		    m->u.md_type.type >= 3)
+		if ((y = sym_by_req(s, m->u.md_type.req_id, 1)) == NULL)
+			break;
+		if (m->u.md_type.type >= 3)
 			y->delayed = 1;
+		/* frozen (2) and delayed-frozen (4): kept, never cleared by a
+		 * later request, like delayed: the ticks may mix */
+		if (m->u.md_type.type == 2 || m->u.md_type.type == 4)
+			y->frozen = 1;
 		break;
 	case TWSM_OPEN_ORDER:
 		on_order(s, &m->u.order);
@@ -693,6 +700,8 @@ snapshot_jv(struct snap *s)
 		    jv_string(y->trading ? y->trading : ""));
 		o = jv_object_set(o, jv_string("delayed"),
 		    jv_bool(y->delayed));
+		o = jv_object_set(o, jv_string("frozen"),
+		    jv_bool(y->frozen));
 		q = jv_object_set(q, jv_string(y->name), o);
 	}
 	snap = JV_OBJECT(jv_string("at"), jv_string(tm_fmt(tm_now(), at)),

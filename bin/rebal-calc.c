@@ -213,6 +213,12 @@ quote(struct calc *c, jv snap, struct sym *s, int need_ask)
 		adderr(c, "%s: delayed quote (its age is unknown; -S 0 accepts "
 		    "it)", s->name);
 		bad = 1;
+	} else if (opt.maxage > 0 && jvx_bool(q, "frozen", 0)) {
+		/* frozen data is the last value before the close, however
+		 * recently it arrived */
+		adderr(c, "%s: frozen quote (the last value before the "
+		    "close, its age is unknown; -S 0 accepts it)", s->name);
+		bad = 1;
 	} else if (opt.maxage > 0) {
 		if ((at = jvx_str(q, "at")) == NULL)
 			at = jvx_str(snap, "at");

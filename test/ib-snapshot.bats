@@ -133,6 +133,33 @@ sim() { # sim [yaml lines to append]
 	[[ "$stderr" == *"using delayed data"* ]]
 }
 
+# audit: frozen data (types 2 and 4) is the last value before the close; it
+# is marked, and rebal-calc refuses it as stale.
+@test "frozen data (type 2, and 4 delayed-frozen) is marked frozen; rebal-calc refuses it" {
+	# Friday 22:00 US/Eastern: SPY's trading hours (04:00-20:00) are over;
+	# the others have no hours and are always open
+	sed -i 's/^clock: .*/clock: {at: 2026-11-21T03:00:00Z}/' sc.yaml
+	sim
+	run --separate-stderr ib-snapshot -m 2 -H 127.0.0.1:$SIM_PORT job.json
+	assert_success
+	echo "$output" >out.json
+	assert_equal "$(jq -c '.snapshot.quotes | map_values([.bid, .ask, .delayed, .frozen])' out.json)" \
+	    '{"SPY":[500,500.1,false,true],"TLT":[90,90.02,false,false],"QQQ":[400,400.2,false,false],"GLD":[200,200.2,false,false]}'
+	# as the gateway said: MARKET_DATA_TYPE 2 for SPY, 1 for the others
+	assert_equal "$(jq -sc '[.[] | select(.msg == "MARKET_DATA_TYPE") | .type] | unique' journal.ndjson)" '[1,2]'
+	run --separate-stderr rebal-calc out.json
+	assert_failure 1
+	assert_equal "$(jq -r '"\(.status) \(.error.code) \(.error.message)"' <<<"$output")" \
+	    "failed 65 refusing to trade on bad quotes: SPY: frozen quote (the last value before the close, its age is unknown; -S 0 accepts it)"
+	stop_server SIM
+	sed -i 's/^accounts:/market_data: delayed\naccounts:/' sc.yaml
+	sim
+	run --separate-stderr ib-snapshot -m 4 -H 127.0.0.1:$SIM_PORT job.json
+	assert_success
+	assert_equal "$(jq -c '.snapshot.quotes | map_values([.bid, .delayed, .frozen])' <<<"$output")" \
+	    '{"SPY":[500,true,true],"TLT":[90,true,false],"QQQ":[400,true,false],"GLD":[200,true,false]}'
+}
+
 @test "an account the gateway does not manage is a configuration error" {
 	sim
 	jq -c '.account.id = "DU7654321"' job.json > j2.json

@@ -365,6 +365,20 @@ BUY QQQ 33 LMT 402.2"
 	    rebal-calc -q | jq -e '.plan'
 }
 
+# audit: frozen data (market data types 2 and 4) is the last value before the
+# close, however recently it arrived.
+@test "a frozen quote is stale like a delayed one; -S 0 accepts it" {
+	bad_quote '.snapshot.quotes.QQQ.frozen = true'
+	assert_output "failed 65 rebal-calc refusing to trade on bad quotes: QQQ: frozen quote (the last value before the close, its age is unknown; -S 0 accepts it)"
+	bad_quote '.snapshot.quotes.SPY.frozen = true | .snapshot.quotes.SPY.delayed = true'
+	assert_output "failed 65 rebal-calc refusing to trade on bad quotes: SPY: delayed quote (its age is unknown; -S 0 accepts it)"
+	run sh -c 'jq -c ".snapshot.quotes.QQQ.frozen = true" "$1" |
+	    rebal-calc -q -S 0 | jq -r ".plan.orders | length"' sh "$DATA/calc-example.ndjson"
+	assert_output 3
+	jq -c '.snapshot.quotes[].frozen = false' "$DATA/calc-example.ndjson" |
+	    rebal-calc -q | jq -e '.plan.orders | length == 3'
+}
+
 # audit: a plan must be computed from the job's own account.
 @test "a snapshot of another account fails the job" {
 	jq -c '.snapshot.account = "DU7777777"' "$DATA/calc-example.ndjson" >"$BATS_TEST_TMPDIR/in"
