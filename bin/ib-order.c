@@ -1922,7 +1922,8 @@ main(int argc, char *argv[])
 			opt.cancel_only = 1;
 			break;
 		case 'c':
-			opt.client = opt_long(ch, optarg, 0, ACCT_CID_MAX);
+			/* 0 is IB's special client id: rebal-accounts(1) */
+			opt.client = opt_long(ch, optarg, 1, ACCT_CID_MAX);
 			break;
 		case 'H':
 			opt.hostport = optarg;

@@ -951,7 +951,7 @@ main(int argc, char **argv)
 			opt_account = optarg;
 			break;
 		case 'c':
-			opt_client = opt_long(c, optarg, 0, ACCT_CID_MAX);
+			opt_client = opt_long(c, optarg, 1, ACCT_CID_MAX);
 			break;
 		case 'h':
 			usage(SYNOPSIS, 1);

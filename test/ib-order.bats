@@ -85,6 +85,10 @@ connects() {
 	assert_failure 64
 	run ib-order -c -1
 	assert_failure 64
+	# 0 is IB's special client id (it sees and binds TWS orders)
+	run --separate-stderr ib-order -c 0
+	assert_failure 64
+	assert_equal "$stderr" "ib-order: -c: invalid number '0' (1..2147483647)"
 }
 
 @test "a dry run marks the orders it would send and opens no connection" {

@@ -225,6 +225,10 @@ sim() { # sim [yaml lines to append]
 	assert_output --partial "usage: ib-snapshot"
 	run ib-snapshot -m 7
 	assert_equal "$status" 64
+	# 0 is IB's special client id (it sees and binds TWS orders)
+	run --separate-stderr ib-snapshot -c 0
+	assert_equal "$status" 64
+	assert_equal "$stderr" "ib-snapshot: -c: invalid number '0' (1..2147483647)"
 }
 
 # audit: prices are in USD (SMART, USD contracts); a net liquidation and cash
