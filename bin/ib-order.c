@@ -16,10 +16,11 @@
 #include "diag.h"
 #include "jvx.h"
 #include "nd.h"
+#include "tm.h"
 #include "tws.h"
 
-#define SYNOPSIS "[-ChLvx] [-b percent] [-c clientid] [-H host:port] " \
-	"[-p percent] [-s percent] [-t seconds] [file ...]"
+#define SYNOPSIS "[-ChLvx] [-b percent] [-c clientid] [-E seconds] " \
+	"[-H host:port] [-p percent] [-s percent] [-t seconds] [file ...]"
 
 #define CONNECT_WAIT	30	/* s for one connect (326 retries included) */
 #define SYNC_WAIT	60	/* s for open orders and executions to come */
@@ -34,6 +35,7 @@ static struct {
 	double buy_cash;	/* -b: buys may use this % of the cash */
 	long client;		/* -c, -1: the job's */
 	int cancel_only;	/* -C */
+	double max_age;		/* -E: oldest plan.as_of traded, s */
 	const char *hostport;	/* -H */
 	int leave;		/* -L */
 	double price_dev;	/* -p: % a limit may be from the quote */
@@ -41,7 +43,7 @@ static struct {
 	double timeout;		/* -t */
 	int verbose;		/* -v */
 	int execute;		/* -x */
-} opt = { 100, -1, 0, NULL, 0, 5, 100, 300, 0, 0 };
+} opt = { 100, -1, 0, 300, NULL, 0, 5, 100, 300, 0, 0 };
 
 static int nfailed;
 
@@ -317,6 +319,36 @@ load_plan(struct run *r, jv plan, char *msg, size_t n)
 		jv_free(e);
 	}
 	jv_free(orders);
+	return 0;
+}
+
+/* Is PLAN fresh enough to trade (-E)? 0 when it is; else the exit status
+ * it fails with (65 no valid time or one ahead of the clock, 75 too old),
+ * with MSG. Its prices and quantities are of the snapshot it was computed
+ * from, which plan.as_of names. */
+static int
+plan_fresh(jv plan, char *msg, size_t n)
+{
+	const char *at = jvx_str(plan, "as_of");
+	double t, age;
+
+	if (at == NULL || tm_parse(at, &t) != 0) {
+		snprintf(msg, n, "the plan has no valid time (plan.as_of): the "
+		    "age of its prices is unknown");
+		return EX_DATAERR;
+	}
+	age = tm_now() - t;
+	if (age > opt.max_age) {
+		snprintf(msg, n, "the plan is %.0f s old (as of %s), older "
+		    "than %g s (-E): retry with a fresh snapshot and plan",
+		    age, at, opt.max_age);
+		return EX_TEMPFAIL;
+	}
+	if (age < -opt.max_age) {
+		snprintf(msg, n, "the plan's time %s is %.0f s ahead of the "
+		    "clock", at, -age);
+		return EX_DATAERR;
+	}
 	return 0;
 }
 
@@ -1729,7 +1761,7 @@ do_job(jv job, void *ctx)
 	const char *st, *exec, *type, *tm, *ph;
 	char msg[1400], hp[300];
 	double cid;
-	int code = 0, live, i, n;
+	int code = 0, fresh, live, i, n;
 
 	(void)ctx;
 	st = jvx_str(job, "status");
@@ -1814,7 +1846,15 @@ do_job(jv job, void *ctx)
 	}
 	jv_free(ex);
 
+	/* orders from an old plan would trade on old prices: refused below
+	 * (a dry run only warns) */
+	fresh = opt.cancel_only || r.no == 0 ? 0 : plan_fresh(plan, msg,
+	    sizeof msg);
+
 	if (!opt.execute) {
+		if (fresh != 0)
+			warnx("%s: %s (a dry run: nothing is sent anyway)",
+			    r.acct, msg);
 		/* a dry run: what the snapshot says would be cancelled */
 		book_from_snapshot(&r, snap);
 		classify(&r);
@@ -1841,6 +1881,11 @@ do_job(jv job, void *ctx)
 		    "sent", r.acct, live ? "live" : "paper",
 		    live ? "paper" : "live");
 		code = EX_NOPERM;
+		goto out;
+	}
+	if (fresh != 0) {
+		job = jvx_fail(job, fresh, "%s; nothing sent", msg);
+		code = fresh;
 		goto out;
 	}
 	if (!need_gateway(&r, snap)) {
@@ -1913,7 +1958,7 @@ main(int argc, char *argv[])
 	int ch, rc;
 
 	diag_init(argv[0]);
-	while ((ch = getopt(argc, argv, "b:Cc:H:hLp:s:t:vx")) != -1)
+	while ((ch = getopt(argc, argv, "b:Cc:E:H:hLp:s:t:vx")) != -1)
 		switch (ch) {
 		case 'b':
 			opt.buy_cash = opt_double(ch, optarg, 0, 1000);
@@ -1924,6 +1969,9 @@ main(int argc, char *argv[])
 		case 'c':
 			/* 0 is IB's special client id: rebal-accounts(1) */
 			opt.client = opt_long(ch, optarg, 1, ACCT_CID_MAX);
+			break;
+		case 'E':
+			opt.max_age = opt_double(ch, optarg, 1, 604800);
 			break;
 		case 'H':
 			opt.hostport = optarg;

@@ -653,6 +653,23 @@ fit_cash(struct calc *c)
 		    held_short);
 }
 
+/* The time of the account state the plan is computed from: the snapshot's
+ * "at" (ib-order(1) refuses to trade a plan older than its bound), null
+ * when the snapshot has no valid time. */
+static jv
+as_of(struct calc *c)
+{
+	jv snap = jvx_get(c->job, "snapshot"), r = jv_null();
+	const char *at = jvx_str(snap, "at");
+	char buf[32];
+	double t;
+
+	if (at != NULL && tm_parse(at, &t) == 0)
+		r = jv_string(tm_fmt(t, buf));
+	jv_free(snap);
+	return r;
+}
+
 static jv
 build_plan(struct calc *c)
 {
@@ -715,6 +732,7 @@ build_plan(struct calc *c)
 		    jv_string("target"), jv_number(s->w)));
 	}
 	return JV_OBJECT(jv_string("phase"), jv_string(phase_name[c->phase]),
+	    jv_string("as_of"), as_of(c),
 	    jv_string("orders"), orders,
 	    jv_string("drift"), drift,
 	    jv_string("warnings"), jv_copy(c->warn));

@@ -69,7 +69,8 @@ snap() {
 # order: ib-order selling 10 SPY of the worked example's job
 order() {
 	TOOL=ib-order
-	jq -c --arg r rebal:ev-1:DU1234567 '.plan = {phase: "sell", orders:
+	jq -c --arg r rebal:ev-1:DU1234567 '.plan = {phase: "sell",
+	    as_of: .snapshot.at, orders:
 	    [{symbol: "SPY", action: "SELL", qty: 10, type: "MKT", tif: "DAY",
 	    ref: $r}], drift: [], warnings: []}' "$DATA/ib-order/job.json" \
 	    >job.json

@@ -44,13 +44,14 @@ job() {
 }
 
 # plan PHASE ORDER...: the job with a plan of these orders (jq object
-# expressions; tif and ref are added unless given).
+# expressions; tif and ref are added unless given), as of its snapshot.
 plan() {
 	local phase=$1 o
 	shift
 	o=$(jq -nc "[$(IFS=,; echo "$*")]") || return
 	jq -c --arg p "$phase" --arg r "$REF" --argjson o "$o" \
-	    '.plan = {phase: $p, orders: ($o | map({tif: "DAY", ref: $r} + .)),
+	    '.plan = {phase: $p, as_of: .snapshot.at,
+	     orders: ($o | map({tif: "DAY", ref: $r} + .)),
 	     drift: [], warnings: []}' "$D/job.json"
 }
 
@@ -89,6 +90,8 @@ connects() {
 	run --separate-stderr ib-order -c 0
 	assert_failure 64
 	assert_equal "$stderr" "ib-order: -c: invalid number '0' (1..2147483647)"
+	run ib-order -E 0
+	assert_failure 64
 }
 
 @test "a dry run marks the orders it would send and opens no connection" {
@@ -391,6 +394,51 @@ FOREIGN='.orders = [
 	[[ $(jq -r .error.message <<<"$output") == "no snapshot"* ]]
 	stop_sim
 	assert_equal "$(connects)" 0
+}
+
+@test "-x trades no plan older than -E (75) or without a time (65): nothing sent, no connection; a dry run warns" {
+	sim
+	# REBAL_NOW is 15:00:00: as_of 14:54:59 is 301 s old, over the 300 s default
+	plan sell '{symbol: "GLD", action: "SELL", qty: 50, type: "MKT"}' |
+	    jq -c '.plan.as_of = "2026-03-02T14:54:59Z"' >"$BATS_TEST_TMPDIR/old.json"
+	run -1 order -x -H "$H" "$BATS_TEST_TMPDIR/old.json"
+	assert_equal "$(jq -c '[.status, .error.code, .error.tool, .executions]' <<<"$output")" '["failed",75,"ib-order",null]'
+	assert_equal "$(jq -r .error.message <<<"$output")" \
+	    "the plan is 301 s old (as of 2026-03-02T14:54:59Z), older than 300 s (-E): retry with a fresh snapshot and plan; nothing sent"
+	grep -q "^ib-order: DU1234567: the plan is 301 s old" "$BATS_TEST_TMPDIR/err"
+	while IFS='|' read -r f want; do
+		jq -c "$f" "$BATS_TEST_TMPDIR/old.json" >"$BATS_TEST_TMPDIR/bad.json"
+		run -1 order -x -H "$H" "$BATS_TEST_TMPDIR/bad.json"
+		assert_equal "$(jq -r '"\(.status) \(.error.code) \(.error.message)"' <<<"$output")" "failed 65 $want; nothing sent"
+	done <<-'EOF'
+	del(.plan.as_of)|the plan has no valid time (plan.as_of): the age of its prices is unknown
+	.plan.as_of = null|the plan has no valid time (plan.as_of): the age of its prices is unknown
+	.plan.as_of = "yesterday"|the plan has no valid time (plan.as_of): the age of its prices is unknown
+	.plan.as_of = "2026-03-02T15:05:01Z"|the plan's time 2026-03-02T15:05:01Z is 301 s ahead of the clock
+	EOF
+	# a dry run says so and goes on
+	run -0 order -H "$H" "$BATS_TEST_TMPDIR/old.json"
+	assert_equal "$(jq -c '[.status, [.executions[] | .status]]' <<<"$output")" '["ok",["dry_run"]]'
+	grep -q "the plan is 301 s old .*(a dry run: nothing is sent anyway)" "$BATS_TEST_TMPDIR/err"
+	stop_sim
+	assert_equal "$(connects)" 0
+	assert_equal "$(placed)" 0
+}
+
+@test "a plan within -E is traded; the bound follows REBAL_NOW" {
+	sim
+	plan sell '{symbol: "GLD", action: "SELL", qty: 50, type: "MKT"}' |
+	    jq -c '.plan.as_of = "2026-03-02T14:54:59Z"' >"$BATS_TEST_TMPDIR/old.json"
+	# 301 s old with a 400 s bound, then exactly 300 s old with the default
+	run -0 order -x -E 400 -H "$H" "$BATS_TEST_TMPDIR/old.json"
+	assert_equal "$(jq -c '[.status, [.executions[] | .status]]' <<<"$output")" '["ok",["Filled"]]'
+	plan buy '{symbol: "TLT", action: "BUY", qty: 10, type: "LMT", limit: 90.47}' >"$BATS_TEST_TMPDIR/buy.json"
+	REBAL_NOW=2026-03-02T15:05:00Z run -0 order -x -H "$H" "$BATS_TEST_TMPDIR/buy.json"
+	assert_equal "$(jq -c '[.status, [.executions[] | .status]]' <<<"$output")" '["ok",["Filled"]]'
+	REBAL_NOW=2026-03-02T15:05:01Z run -1 order -x -H "$H" "$BATS_TEST_TMPDIR/buy.json"
+	assert_equal "$(jq -c '[.status, .error.code]' <<<"$output")" '["failed",75]'
+	stop_sim
+	assert_equal "$(placed)" 2
 }
 
 @test "a plan computed before an execution it does not know of is refused (75); known ones are fine" {

@@ -379,6 +379,16 @@ BUY QQQ 33 LMT 402.2"
 	    rebal-calc -q | jq -e '.plan.orders | length == 3'
 }
 
+# audit: ib-order(1) -E refuses old plans by this time.
+@test "the plan is as of its snapshot's time; null when the snapshot has none" {
+	run sh -c 'jq -c ".snapshot.at = \"2026-03-02T16:00:30+01:00\"" "$1" |
+	    rebal-calc -q | jq -r ".plan.as_of"' sh "$DATA/calc-example.ndjson"
+	assert_output 2026-03-02T15:00:30Z
+	run sh -c 'jq -c "del(.snapshot.at)" "$1" | rebal-calc -q |
+	    jq -c "[.status, .plan.as_of, (.plan.orders | length)]"' sh "$DATA/calc-example.ndjson"
+	assert_output '[null,null,3]'
+}
+
 # audit: a plan must be computed from the job's own account.
 @test "a snapshot of another account fails the job" {
 	jq -c '.snapshot.account = "DU7777777"' "$DATA/calc-example.ndjson" >"$BATS_TEST_TMPDIR/in"
