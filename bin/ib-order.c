@@ -1760,7 +1760,6 @@ do_job(jv job, void *ctx)
 	jv acct, plan, snap, ex;
 	const char *st, *exec, *type, *tm, *ph;
 	char msg[1400], hp[300];
-	double cid;
 	int code = 0, fresh, live, i, n;
 
 	(void)ctx;
@@ -1825,11 +1824,12 @@ do_job(jv job, void *ctx)
 	}
 	if (opt.client >= 0)
 		r.client = opt.client;
-	else if (jvx_num(acct, "client_id", &cid) && cid >= 0 &&
-	    cid <= ACCT_CID_MAX && cid == floor(cid))
-		r.client = (long long)cid;
-	else
-		r.client = acct_client_id(r.acct);
+	else if ((r.client = acct_job_client_id(acct, r.acct)) < 0) {
+		job = jvx_fail(job, EX_DATAERR, "account.client_id: not a "
+		    "client id (1..%ld); nothing sent", ACCT_CID_MAX);
+		code = EX_DATAERR;
+		goto out;
+	}
 	ex = jvx_get(snap, "executions_today");
 	if (jv_get_kind(ex) == JV_KIND_ARRAY) {
 		n = jv_array_length(jv_copy(ex));

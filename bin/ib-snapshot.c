@@ -829,8 +829,11 @@ take(jv job)
 	}
 	if (opt_client >= 0)
 		client = (double)opt_client;
-	else if (!jvx_num(acct, "client_id", &client))
-		client = (double)acct_client_id(s.account);
+	else if ((client = (double)acct_job_client_id(acct, s.account)) < 0) {
+		jv_free(acct);
+		return jvx_fail(job, EX_DATAERR, "account.client_id: not a "
+		    "client id (1..%ld)", ACCT_CID_MAX);
+	}
 	type = jvx_str(acct, "type");
 	if (opt_hostport)
 		snprintf(hp, sizeof hp, "%s", opt_hostport);

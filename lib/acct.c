@@ -537,3 +537,23 @@ acct_jv(const struct acct *a)
 	    jv_string("order_type"), jv_string(a->moc ? "moc" : "market"),
 	    jv_string("client_id"), jv_number((double)a->client_id));
 }
+
+long
+acct_job_client_id(jv acct, const char *id)
+{
+	jv v;
+	double d;
+
+	if (jv_get_kind(acct) != JV_KIND_OBJECT)
+		return acct_client_id(id);
+	v = jv_object_get(jv_copy(acct), jv_string("client_id"));
+	if (jv_get_kind(v) == JV_KIND_NULL || jv_get_kind(v) == JV_KIND_INVALID) {
+		jv_free(v);
+		return acct_client_id(id);
+	}
+	d = jv_get_kind(v) == JV_KIND_NUMBER ? jv_number_value(v) : NAN;
+	jv_free(v);
+	if (!(d >= 1 && d <= (double)ACCT_CID_MAX) || d != floor(d))
+		return -1;
+	return (long)d;
+}

@@ -57,6 +57,12 @@ size_t acct_strategies(const struct acct_list *l, int mode, const char ***out);
  * mapped into 1..2147483646. Never 0, always a positive int32. */
 long acct_client_id(const char *id);
 
+/* The client id a job's account record ACCT (not consumed) gives account
+ * ID: its "client_id" when set, else acct_client_id(ID). -1 when the record
+ * has a client_id that is not a whole number in 1..ACCT_CID_MAX (0 is the
+ * id TWS gives its own master client: never ours). */
+long acct_job_client_id(jv acct, const char *id);
+
 /* The account record {"id","type","strategy","enabled",
  * "cash_reserve_percent","replacement_set","pdt_protection","order_type",
  * "client_id"}. */

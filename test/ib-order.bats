@@ -94,6 +94,21 @@ connects() {
 	assert_failure 64
 }
 
+@test "a job's own client_id outside 1..2147483647 fails the job (65); nothing sent" {
+	sim
+	for c in 0 -3 1.5 '"7"' 2147483648 true; do
+		job ".account.client_id = $c" | rebal-calc -p sell >"$BATS_TEST_TMPDIR/c.json"
+		run -1 order -x -H "$H" "$BATS_TEST_TMPDIR/c.json"
+		assert_equal "$(jq -c '[.status, .error.code, .error.message]' <<<"$output")" \
+		    '["failed",65,"account.client_id: not a client id (1..2147483647); nothing sent"]'
+	done
+	# a good one is used as it is
+	job '.account.client_id = 4242' | rebal-calc -p sell >"$BATS_TEST_TMPDIR/c.json"
+	run -0 order -x -H "$H" "$BATS_TEST_TMPDIR/c.json"
+	stop_sim
+	assert_equal "$(jq -s '[.[] | select(.dir == "in" and .msg == "START_API") | .client_id] | unique' "$J" | jq -c .)" '[4242]'
+}
+
 @test "a dry run marks the orders it would send and opens no connection" {
 	sim
 	job . | rebal-calc -p all >"$BATS_TEST_TMPDIR/all.json"

@@ -44,6 +44,19 @@ sim() { # sim [yaml lines to append]
 	assert_output 0
 }
 
+@test "a job's own client_id outside 1..2147483647 fails the job (65), no connection" {
+	sim
+	for c in 0 -3 1.5 '"7"' 2147483648 true; do
+		jq -c ".account.client_id = $c" job.json > bad.json
+		run --separate-stderr ib-snapshot -H 127.0.0.1:$SIM_PORT bad.json
+		assert_equal "$status" 65
+		assert_equal "$(jq -c '[.status, .error.code, .error.message]' <<<"$output")" \
+		    '["failed",65,"account.client_id: not a client id (1..2147483647)"]'
+	done
+	run grep -c CONNECT journal.ndjson
+	assert_output 0
+}
+
 @test "open orders of every client and today's executions of the account" {
 	sim 'orders:' \
 	    '  - {account: DU1234567, symbol: SPY, action: BUY, qty: 5, type: LMT, limit: 400, client_id: 99, ref: "manual"}' \
