@@ -221,7 +221,7 @@ read_json(const char *path)
 	if (ferror(f))
 		die(EX_IOERR, "%s:", path);
 	fclose(f);
-	v = jv_parse_sized(buf ? buf : "", (int)n);
+	v = jvx_parse(buf ? buf : "", (int)n);
 	free(buf);
 	if (jv_get_kind(v) != JV_KIND_OBJECT) {
 		jv_free(v);

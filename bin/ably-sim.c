@@ -1294,7 +1294,7 @@ on_message(struct pss *p, jv msg)
 static void
 ws_frame(struct pss *p, const char *buf, size_t len)
 {
-	jv msg = jv_parse_sized(buf, (int)len), id;
+	jv msg = jvx_parse(buf, (int)len), id;
 	const char *ch;
 	int action;
 
@@ -1616,7 +1616,7 @@ static void
 rest_publish(struct pss *p, const char *channel)
 {
 	struct chan *c = chan_get(channel, 1);
-	jv body = jv_parse_sized(p->body ? p->body : "", (int)p->blen);
+	jv body = jvx_parse(p->body ? p->body : "", (int)p->blen);
 	jv serials, err;
 	char conn[11], pmid[32];
 
@@ -2035,7 +2035,7 @@ hostile_frame(const char *f, jv req, size_t *n, size_t *cut, int *bad)
 static void
 sim_fault(struct pss *p)
 {
-	jv req = jv_parse_sized(p->body ? p->body : "", (int)p->blen), v;
+	jv req = jvx_parse(p->body ? p->body : "", (int)p->blen), v;
 	const char *f;
 	struct pss *t, *next;
 	struct conn *c;

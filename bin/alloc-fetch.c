@@ -205,7 +205,7 @@ fetch(const char *strategy)
 		http_res_free(&res);
 		return failure(code, "%s", m);
 	}
-	body = jv_parse_sized(res.body, (int)res.len);
+	body = jvx_parse(res.body, (int)res.len);
 	http_res_free(&res);
 	if (!jv_is_valid(body)) {
 		jv msg = jv_invalid_get_msg(body);

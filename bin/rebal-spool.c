@@ -375,7 +375,7 @@ item_read(int st, const char *name)
 		free(p);
 		return jv_invalid();
 	}
-	v = jv_parse_sized(text, (int)len);
+	v = jvx_parse(text, (int)len);
 	if (!jv_is_valid(v) || jv_get_kind(v) != JV_KIND_OBJECT) {
 		warnx("%s: not a spool item, left alone", p);
 		jv_free(v);
@@ -761,7 +761,7 @@ add_one(jv ev)
 		char *text = read_file(mp, NULL);
 
 		if (text != NULL) {
-			marker = jv_parse(text);
+			marker = jvx_parse(text, (int)strlen(text));
 			if (jv_get_kind(marker) != JV_KIND_OBJECT) {
 				jv_free(marker);
 				marker = jv_null();
@@ -1126,7 +1126,7 @@ take_lines(struct slot *s, int all)
 		    s->buf[off + n - 1] == ' ' || s->buf[off + n - 1] == '\t'))
 			n--;
 		if (n > 0) {
-			v = jv_parse_sized(s->buf + off, (int)n);
+			v = jvx_parse(s->buf + off, (int)n);
 			if (jv_get_kind(v) == JV_KIND_OBJECT)
 				apply_result(s, v, tm_now());
 			else {
