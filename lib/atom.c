@@ -96,7 +96,9 @@ atom_mkdirs(const char *path, mode_t mode)
 			continue;
 		c = *s;
 		*s = '\0';
-		if (mkdir(p, mode) == -1 && errno != EEXIST) {
+		/* a directory made here is synced into its parent: a file
+		 * atom_write puts in it then survives a power loss */
+		if (mkdir(p, mode) == 0 ? sync_dir(p) == -1 : errno != EEXIST) {
 			saved = errno;
 			free(p);
 			errno = saved;

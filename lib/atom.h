@@ -10,7 +10,8 @@
  * widen it). 0 on success; -1 with errno set, the target untouched. */
 int atom_write(const char *path, const void *buf, size_t len);
 
-/* mkdir -p PATH with MODE for the directories it creates. 0 or -1/errno. */
+/* mkdir -p PATH with MODE for the directories it creates, each synced into
+ * its parent. 0 or -1/errno. */
 int atom_mkdirs(const char *path, mode_t mode);
 
 #endif

@@ -138,8 +138,16 @@ jvx_parse(const char *s, int n)
 		v = jv_invalid_with_msg(jv_string_fmt("Expected separator "
 		    "between values at column %d (while parsing '%.*s%s')",
 		    at + 1, n > 64 ? 48 : n, s, n > 64 ? "..." : ""));
-	else
-		v = jv_parse_sized(s, n);
+	else {
+		/* libjq 1.6 quotes the text in its error messages up to a NUL,
+		 * not N bytes: it gets a copy that ends in one */
+		char *t = xmalloc((size_t)n + 1);
+
+		memcpy(t, s, (size_t)n);
+		t[n] = '\0';
+		v = jv_parse_sized(t, n);
+		free(t);
+	}
 	if (jv_is_valid(v) || n <= 64)
 		return v;
 	msg = jv_invalid_get_msg(v);

@@ -149,9 +149,11 @@ tee_line(const char *buf, size_t len)
 		return;
 	/* one write: a record appended whole, between other writers' */
 	while (len > 0) {
-		if ((n = write(tee_fd, buf, len)) < 0) {
-			if (errno == EINTR)
+		if ((n = write(tee_fd, buf, len)) <= 0) {
+			if (n < 0 && errno == EINTR)
 				continue;
+			if (n == 0)
+				errno = EIO;
 			die(EX_IOERR, "write error: REBAL_TEE:");
 		}
 		buf += n;
