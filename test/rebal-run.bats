@@ -177,3 +177,38 @@ YAML
 	# the taken directories are left as they were
 	assert_equal "$(find "$REBAL_STATE/runs" -mindepth 2 -path '*-x9/*' | wc -l)" 0
 }
+
+@test "an account whose process dies without a summary ends failed in its output too, and is notified as failed" {
+	# a rebal-account that records a finished sell phase (DU1234567) or
+	# half a line (DU2345678), then dies by SIGKILL
+	mkdir shim
+	cat > shim/rebal-account <<-'SH'
+	#!/bin/sh
+	while getopts d:n c; do [ "$c" = d ] && run=$OPTARG; done
+	shift $((OPTIND - 1))
+	a=${1##*/}; a=${a%.json}
+	case $a in
+	DU1234567) jq -c '.status = "ok" | .plan = {phase: "sell", orders: []}' "$1" >>"$run/out/$a.ndjson" ;;
+	*) printf '{"account_id":"%s","sta' "$a" >>"$run/out/$a.ndjson" ;;
+	esac
+	kill -KILL $$
+	SH
+	chmod +x shim/rebal-account
+	start_server SINK alloc-sim -s -j "$BATS_TEST_TMPDIR/sink.ndjson"
+	NTFY_URL=http://127.0.0.1:$SINK_PORT/t PATH=$PWD/shim:$PATH \
+	    run --separate-stderr rebal-run -s etf-blend-200-35 -e rebalance
+	stop_server SINK
+	assert_failure 1
+	assert_equal "$(jq -c '[.account_id, .status, .error.code]' <<<"$output" | sort | tr '\n' ' ')" \
+	    '["DU1234567","failed",75] ["DU2345678","failed",75] '
+	r=$(last_run)
+	# the sell phase's record stays, the failed one follows it
+	assert_equal "$(jq -c '[.status, .plan.phase, .error.message]' "$r/out/DU1234567.ndjson")" \
+	    "$(printf '%s\n' '["ok","sell",null]' '["failed","sell","rebal-account ended without a summary"]')"
+	# the half line stays on a line of its own; the failed job is whole
+	assert_equal "$(sed -n 1p "$r/out/DU2345678.ndjson")" '{"account_id":"DU2345678","sta'
+	assert_equal "$(sed -n 2p "$r/out/DU2345678.ndjson" | jq -c '[.account.id, .strategy, .status, .error.tool]')" \
+	    '["DU2345678","etf-blend-200-35","failed","rebal-run"]'
+	# one notification per account, each a failure, none a success
+	assert_equal "$(jq -r .headers.tags sink.ndjson | sort | tr '\n' ' ')" 'x x '
+}
