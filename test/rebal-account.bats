@@ -133,3 +133,16 @@ rebalance_job() {
 	assert_equal "$(wc -l <run/out/DU1234567.ndjson)" 3
 	assert_equal "$(placed)" ""
 }
+
+@test "a stage killed in the middle of its record: the failure follows on a line of its own" {
+	mkdir fake
+	printf '#!/bin/sh\nprintf %%s "{\\"account_id\\":\\"DU1" >>"$REBAL_TEE"\nkill -KILL $$\n' >fake/ib-snapshot
+	chmod +x fake/ib-snapshot
+	PATH=$PWD/fake:$PATH run --separate-stderr rebal-account -d run job.json
+	assert_equal "$status" 1
+	assert_equal "$(jq -c '[.status, .error.code, .error.message]' <<<"$output")" \
+	    '["failed",75,"ib-snapshot (stage snapshot) killed by signal 9"]'
+	assert_equal "$(sed -n 1p run/out/DU1234567.ndjson)" '{"account_id":"DU1'
+	assert_equal "$(sed -n 2p run/out/DU1234567.ndjson | jq -c '[.status, .error.tool]')" '["failed","ib-snapshot"]'
+	assert_equal "$(wc -l <run/out/DU1234567.ndjson)" 2
+}
