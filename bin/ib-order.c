@@ -120,6 +120,7 @@ struct run {
 	int fail_code;
 	char fail_msg[600];
 	int timed_out;		/* the fill deadline passed */
+	double age, t0;		/* the plan's age (-E) at tws_clock() t0 */
 	int refused;		/* committed() failed: fail_msg says why */
 };
 
@@ -322,12 +323,12 @@ load_plan(struct run *r, jv plan, char *msg, size_t n)
 	return 0;
 }
 
-/* Is PLAN fresh enough to trade (-E)? 0 when it is; else the exit status
- * it fails with (65 no valid time or one ahead of the clock, 75 too old),
- * with MSG. Its prices and quantities are of the snapshot it was computed
- * from, which plan.as_of names. */
+/* Is PLAN fresh enough to trade (-E)? 0 when it is, its age in *AGE; else
+ * the exit status it fails with (65 no valid time or one ahead of the
+ * clock, 75 too old), with MSG. Its prices and quantities are of the
+ * snapshot it was computed from, which plan.as_of names. */
 static int
-plan_fresh(jv plan, char *msg, size_t n)
+plan_fresh(jv plan, double *agep, char *msg, size_t n)
 {
 	const char *at = jvx_str(plan, "as_of");
 	double t, age;
@@ -337,7 +338,7 @@ plan_fresh(jv plan, char *msg, size_t n)
 		    "age of its prices is unknown");
 		return EX_DATAERR;
 	}
-	age = tm_now() - t;
+	*agep = age = tm_now() - t;
 	if (age > opt.max_age) {
 		snprintf(msg, n, "the plan is %.0f s old (as of %s), older "
 		    "than %g s (-E): retry with a fresh snapshot and plan",
@@ -909,6 +910,7 @@ ex_sum(struct run *r, const struct ord *o, double *value, double *comm,
 
 static void place(struct run *r, struct ord *o);
 static void start_sync(struct run *r, int all);
+static int too_old(struct run *r, struct ord *o);
 
 /* Error 100: a message was dropped, which one is not said. Slow down (once
  * a second: one burst brings several) and ask what the gateway has. */
@@ -1053,6 +1055,8 @@ reconcile(struct run *r)
 				    o->attempts);
 				continue;
 			}
+			if (too_old(r, o))
+				continue;
 			warnx("%s: %s %g %s: order %lld never reached the "
 			    "gateway: placing it again", r->acct, o->action,
 			    o->qty, o->sym, o->id);
@@ -1601,6 +1605,25 @@ run_free(struct run *r)
 	free(r->hpbuf);
 }
 
+/* An order that goes out later than the run's start (the buys once the
+ * sells filled, one placed again after a reconnect) still trades on the
+ * plan's prices and cash: not once the plan has grown older than -E. 1 when
+ * O is held back for that (skipped, with why: 75, retry with a fresh plan). */
+static int
+too_old(struct run *r, struct ord *o)
+{
+	double age = r->age + (tws_clock() - r->t0);
+
+	if (age <= opt.max_age)
+		return 0;
+	o->st = O_SKIP;
+	snprintf(o->err, sizeof o->err, "not placed: the plan is %.0f s old "
+	    "by now, older than %g s (-E); retry with a fresh snapshot and "
+	    "plan", age, opt.max_age);
+	warnx("%s: %s %g %s: %s", r->acct, o->action, o->qty, o->sym, o->err);
+	return 1;
+}
+
 /* Place every plan order of SIDE ('S' or 'B') still to be sent. */
 static int
 place_side(struct run *r, char side)
@@ -1609,7 +1632,7 @@ place_side(struct run *r, char side)
 
 	for (i = 0; i < r->no; i++)
 		if (r->o[i].kind == K_PLAN && r->o[i].st == O_NEW &&
-		    r->o[i].action[0] == side) {
+		    r->o[i].action[0] == side && !too_old(r, &r->o[i])) {
 			place(r, &r->o[i]);
 			k++;
 		}
@@ -1848,8 +1871,9 @@ do_job(jv job, void *ctx)
 
 	/* orders from an old plan would trade on old prices: refused below
 	 * (a dry run only warns) */
-	fresh = opt.cancel_only || r.no == 0 ? 0 : plan_fresh(plan, msg,
-	    sizeof msg);
+	r.t0 = tws_clock();
+	fresh = opt.cancel_only || r.no == 0 ? 0 : plan_fresh(plan, &r.age,
+	    msg, sizeof msg);
 
 	if (!opt.execute) {
 		if (fresh != 0)

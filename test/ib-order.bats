@@ -444,11 +444,13 @@ FOREIGN='.orders = [
 	sim
 	plan sell '{symbol: "GLD", action: "SELL", qty: 50, type: "MKT"}' |
 	    jq -c '.plan.as_of = "2026-03-02T14:54:59Z"' >"$BATS_TEST_TMPDIR/old.json"
-	# 301 s old with a 400 s bound, then exactly 300 s old with the default
+	# 301 s old with a 400 s bound, then 290 s old with the default (the
+	# bound holds when each order is sent: the seconds the connection
+	# takes count too)
 	run -0 order -x -E 400 -H "$H" "$BATS_TEST_TMPDIR/old.json"
 	assert_equal "$(jq -c '[.status, [.executions[] | .status]]' <<<"$output")" '["ok",["Filled"]]'
 	plan buy '{symbol: "TLT", action: "BUY", qty: 10, type: "LMT", limit: 90.47}' >"$BATS_TEST_TMPDIR/buy.json"
-	REBAL_NOW=2026-03-02T15:05:00Z run -0 order -x -H "$H" "$BATS_TEST_TMPDIR/buy.json"
+	REBAL_NOW=2026-03-02T15:04:50Z run -0 order -x -H "$H" "$BATS_TEST_TMPDIR/buy.json"
 	assert_equal "$(jq -c '[.status, [.executions[] | .status]]' <<<"$output")" '["ok",["Filled"]]'
 	REBAL_NOW=2026-03-02T15:05:01Z run -1 order -x -H "$H" "$BATS_TEST_TMPDIR/buy.json"
 	assert_equal "$(jq -c '[.status, .error.code]' <<<"$output")" '["failed",75]'
@@ -705,4 +707,21 @@ FOREIGN='.orders = [
 	stop_sim
 	assert_equal "$(placed)" 0
 	assert_equal "$(jcount '.msg == "HELD"')" 0
+}
+
+@test "an order placed later than the start (buys after the sells filled) is held back once the plan is older than -E (75)" {
+	# the sell takes 1.5 s to fill: the plan, 1 s old at the start, is
+	# over 2 s old by the time the buy would go out
+	sim '.fills = {delay_ms: 1500}'
+	plan all '{symbol: "GLD", action: "SELL", qty: 50, type: "MKT"}' \
+	    '{symbol: "TLT", action: "BUY", qty: 10, type: "LMT", limit: 90.47}' |
+	    jq -c '.plan.as_of = "2026-03-02T14:59:59Z"' >"$BATS_TEST_TMPDIR/all.json"
+	run -1 order -x -E 2 -H "$H" "$BATS_TEST_TMPDIR/all.json"
+	assert_equal "$(jq -c '[.status, .error.code, [.executions[] | .symbol, .status]]' <<<"$output")" \
+	    '["failed",75,["GLD","Filled","TLT","not_sent"]]'
+	[[ "$(jq -r .error.message <<<"$output")" =~ ^BUY\ TLT:\ not\ placed:\ the\ plan\ is\ [0-9]+\ s\ old\ by\ now,\ older\ than\ 2\ s\ \(-E\) ]]
+	grep -q "DU1234567: BUY 10 TLT: not placed: the plan is" "$ERR"
+	stop_sim
+	assert_equal "$(jcount '.dir == "in" and .msg == "PLACE_ORDER" and .symbol == "TLT"')" 0
+	assert_equal "$(placed)" 1
 }
