@@ -448,14 +448,17 @@ on_error(struct snap *s, const struct twsm_error *e)
 		if ((e->code == 354 || e->code == 10089 || e->code == 10168) &&
 		    md_type < 3 && !s->md_fallback) {
 			snprintf(msg, sizeof msg, "no live market data (%d): "
-			    "using delayed data", e->code);
+			    "using delayed%s data", e->code,
+			    md_type == 2 ? " frozen" : "");
 			warn_once(s, msg);
 			s->md_fallback = 1;
 		}
 		if (e->code == 354 || e->code == 10089 || e->code == 10168 ||
 		    e->code == 10167) {
 			if (s->md_fallback && e->code != 10167) {
-				tws_req_market_data_type(s->t, 3);
+				/* frozen asked for: delayed frozen (4) */
+				tws_req_market_data_type(s->t,
+				    md_type == 2 ? 4 : 3);
 				y->delayed = 1;
 				md_request(s, y);
 			}

@@ -291,3 +291,14 @@ sim() { # sim [yaml lines to append]
 		assert_equal "$(jq -r 'select(.dir == "in" and .msg == "REQ_ACCOUNT_UPDATES_MULTI") | .msg' journal.ndjson | wc -l)" 2
 	done
 }
+
+@test "without live permission, frozen (-m 2) falls back to delayed frozen (4), not delayed (3)" {
+	# Friday 22:00 US/Eastern: SPY's trading hours are over
+	sed -i 's/^clock: .*/clock: {at: 2026-11-21T03:00:00Z}/' sc.yaml
+	sim 'market_data: delayed'
+	run --separate-stderr ib-snapshot -m 2 -H 127.0.0.1:$SIM_PORT job.json
+	assert_success
+	assert_equal "$(jq -c '.snapshot.quotes.SPY | [.bid, .delayed, .frozen]' <<<"$output")" '[500,true,true]'
+	assert_equal "$(jq -r '.snapshot.warnings[0]' <<<"$output")" "no live market data (10089): using delayed frozen data"
+	assert_equal "$(jq -sc '[.[] | select(.msg == "REQ_MARKET_DATA_TYPE") | .type] | unique' journal.ndjson)" '[2,4]'
+}
