@@ -375,10 +375,7 @@ requests() {
 	openssl s_server -accept 127.0.0.1:0 -cert tls.crt -key tls.key -www \
 	    -naccept 1 >tls.out 2>&1 &
 	TLS_PID=$!
-	for _ in $(seq 100); do
-		grep -q '^ACCEPT' tls.out && break
-		sleep 0.1
-	done
+	wait_for 10 grep -q '^ACCEPT' tls.out
 	port=$(sed -n 's/^ACCEPT .*://p' tls.out)
 	[ -n "$port" ]
 	ALLOCATIONS_BASE_URL=https://127.0.0.1:$port run --separate-stderr alloc-fetch -s s

@@ -144,10 +144,7 @@ get() {	# get PATH [curl options...]: body, then the status on its own line
 	    >/dev/null &
 	hung=$!
 	# wait for the journal to show the hanging request (bounded)
-	for _ in $(seq 100); do
-		grep -q '"fault":"hang"' "$J" 2>/dev/null && break
-		sleep 0.1
-	done
+	wait_for 10 grep -q '"fault":"hang"' "$J"
 	run jq -c '[.strategy, .status, .fault]' "$J"
 	assert_output '["h",null,"hang"]'
 	# meanwhile the sim still answers

@@ -117,10 +117,7 @@ YAML
 	rebal-run -P 1 -s etf-blend-200-35 -e print-positions >out 2>err &
 	pid=$!
 	# wait until the first account is at its snapshot, then stop the run
-	for i in $(seq 100); do
-		grep -q START_API ib.ndjson 2>/dev/null && break
-		sleep 0.1
-	done
+	wait_for 10 grep -q START_API ib.ndjson
 	kill -TERM $pid
 	wait $pid || true
 	assert_equal "$(jq -r .status out | sort | tr '\n' ' ')" "failed ok "
