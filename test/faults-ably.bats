@@ -49,6 +49,7 @@ ids() {
 	assert_equal "$(ids)" "m1 done superseded ably
 m2 done superseded ably
 m3 done ok ably"
+	fx_ran m3 ably
 	assert_equal "$(fx_orders)" "$(printf 'DU111111 SELL 100 OLD\nDU111111 BUY 68 AAA\nDU111111 BUY 390 BBB')"
 	fx_final
 	fx_no_lost m1 m2 m3
@@ -73,6 +74,8 @@ m3 done ok ably"
 	assert_success
 	assert_equal "$(ids)" "m1 done superseded ably
 m2 done ok history"
+	fx_ran m2 history
+	assert_equal "$(fx_orders)" "$ALL_ORDERS"
 	fx_final
 	fx_no_lost m1 m2
 }
@@ -90,6 +93,8 @@ m2 done ok history"
 	work_all
 	assert_success
 	assert_equal "$(ids)" "m1 done ok ably"
+	fx_ran m1 ably
+	assert_equal "$(fx_orders)" "$ALL_ORDERS"
 	fx_final
 	fx_no_lost m1
 }
@@ -101,7 +106,9 @@ m2 done ok history"
 	fx_pub m1 print-positions
 	fx_wait 20 fx_in_spool m1
 	kill -KILL "$LS_PID"
-	wait "$LS_PID" || true
+	st=0
+	wait "$LS_PID" || st=$?
+	assert_equal "$st" 137
 	# rebal-spool add ends with its input, having stored what it read
 	wait "$ADD_PID"
 	fx_pub m2
@@ -109,10 +116,13 @@ m2 done ok history"
 	fx_wait 20 fx_in_spool m2
 	fx_wait 20 fx_listen_logged "attached resumed="
 	fx_stop_listen
+	assert_equal "$status" 0
+	assert_equal "$add" 0
 	work_all
 	assert_success
 	assert_equal "$(ids)" "m1 done ok ably
 m2 done ok ably"
+	fx_ran m2 ably
 	assert_equal "$(fx_orders)" "$(printf 'DU111111 SELL 100 OLD\nDU111111 BUY 68 AAA\nDU111111 BUY 390 BBB')"
 	fx_final
 	fx_no_lost m1 m2

@@ -63,6 +63,7 @@ stage_is() {
 }
 
 @test "disk full while rebal-spool add stores an event: 74 and the error, nothing stored or acknowledged; with space again it is stored once" {
+	fx_ib
 	fx_event e1 >ev.json
 	full
 	# the spool's folders cannot be made, then each step of writing an
@@ -90,6 +91,13 @@ stage_is() {
 	assert_equal "$stderr" "rebal-spool: e1: duplicate id, already new; dropped"
 	assert_equal "$(files e1)" 1
 	assert_equal "$(rebal-spool ls | jq -r .id)" e1
+	# and it runs, once
+	fx_work
+	assert_success
+	fx_story DU111111 ok
+	assert_equal "$(fx_orders)" "$ALL_ORDERS"
+	fx_final
+	fx_no_lost e1
 }
 
 @test "disk full at the dedup marker: the event is stored and add says 74; added again it is a duplicate, stored once" {
@@ -100,6 +108,7 @@ stage_is() {
 	run --separate-stderr env "${FX_ENV[@]}" rebal-spool add ev.json
 	assert_equal "$status" 74
 	assert_equal "$output" ""
+	[[ "$stderr" == "rebal-spool: "*"/spool/seen/"*": No space left on device" ]]
 	fired create
 	assert_equal "$(files e1)" 1
 	[ ! -e "$REBAL_STATE/spool/seen/e1" ]
@@ -113,6 +122,7 @@ stage_is() {
 	fx_work
 	assert_success
 	assert_equal "$(fx_state e1)" done
+	fx_story DU111111 ok
 	assert_equal "$(fx_orders)" "$ALL_ORDERS"
 	fx_final
 	fx_no_lost e1
@@ -172,6 +182,7 @@ stage_is() {
 m2 done superseded
 m3 done superseded
 m4 done ok"
+	fx_ran m4 ably
 	assert_equal "$(fx_orders)" "$ALL_ORDERS"
 	fx_final
 	fx_no_lost m1 m2 m3 m4
@@ -204,6 +215,7 @@ m4 done ok"
 	run --separate-stderr timeout 120 rebal-spool run -1 -- rebal-run
 	assert_success
 	assert_equal "$(fx_state m1)" done
+	fx_ran m1 ably
 	assert_equal "$(fx_orders)" "$ALL_ORDERS"
 	fx_final
 	fx_no_lost m1
@@ -228,6 +240,7 @@ m4 done ok"
 	fx_work
 	assert_success
 	assert_equal "$(fx_item e1 | jq -c '[.state, .attempts]')" '["done",1]'
+	fx_story DU111111 ok
 	assert_equal "$(fx_orders)" "$ALL_ORDERS"
 	fx_final
 	fx_no_lost e1
@@ -285,6 +298,7 @@ m4 done ok"
 	fx_work
 	assert_success
 	assert_equal "$(fx_state e1)" done
+	fx_story DU111111 ok
 	assert_equal "$(fx_orders)" "$ALL_ORDERS"
 	fx_final
 	fx_no_lost e1
@@ -314,6 +328,7 @@ m4 done ok"
 	fx_work
 	assert_success
 	assert_equal "$(jq -c 'select(.plan.phase == "sell") | .plan.orders' "$(fx_last_run)/out/DU111111.ndjson" | sort -u)" '[]'
+	fx_story DU111111 ok
 	assert_equal "$(fx_orders)" "$ALL_ORDERS"
 	fx_final
 	fx_no_lost e1

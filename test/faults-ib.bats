@@ -43,6 +43,7 @@ teardown() {
 	assert_equal "$(fx_item e1 | jq -c '[.error.code, .error.tool, .accounts_pending]')" '[69,"ib-snapshot",["DU111111"]]'
 	fx_stderr_has "DU111111: failed: ib-snapshot: gateway closed the connection (69)"
 	fx_log_has DU111111 'ib-snapshot: DU111111: gateway closed the connection'
+	fx_story DU111111 failed 69
 	assert_equal "$(fx_orders)" ""
 	fx_retry e1
 	fx_work
@@ -63,6 +64,7 @@ teardown() {
 	fx_journal_has '.conn == 2 and .msg == "CLOSE" and .reason == "disconnect_after"'
 	! fx_journal_has '.conn == 2 and .msg == "EXECUTION_DATA"'
 	fx_log_has DU111111 'ib-order: DU111111: gateway closed the connection: reconnecting'
+	fx_story DU111111 ok
 	assert_equal "$(fx_orders)" "$ALL_ORDERS"
 	fx_final
 	assert_equal "$(fx_position DU111111 OLD)" 0
@@ -77,6 +79,8 @@ teardown() {
 	assert_equal "$(fx_state e1)" done
 	fx_journal_has '.conn == 2 and .msg == "EXECUTION_DATA" and .symbol == "OLD" and .cum_qty == 100'
 	fx_journal_has '.conn == 2 and .msg == "CLOSE" and .reason == "disconnect_after"'
+	fx_log_has DU111111 'ib-order: DU111111: gateway closed the connection'
+	fx_story DU111111 ok
 	assert_equal "$(fx_orders)" "$ALL_ORDERS"
 	fx_final
 	fx_no_lost e1
@@ -94,11 +98,13 @@ teardown() {
 	assert_equal "$(tail -n 1 "$r/out/DU111111.ndjson" | jq -c '[.status, [.executions[] | .symbol + " " + .status]]')" \
 	    '["failed",["OLD Filled"]]'
 	! grep -q 'stage buy' "$r/log/DU111111.log"
+	fx_story DU111111 failed 69
 	assert_equal "$(fx_orders)" "DU111111 SELL 100 OLD"
 	fx_retry e1
 	fx_work
 	assert_success
 	assert_equal "$(fx_state e1)" done
+	fx_story DU111111 ok
 	# the retry planned no sell (OLD is gone) and bought
 	assert_equal "$(jq -c 'select(.plan.phase == "sell") | .plan.orders' "$(fx_last_run)/out/DU111111.ndjson" | sort -u)" '[]'
 	assert_equal "$(fx_orders)" "$ALL_ORDERS"
@@ -114,6 +120,7 @@ teardown() {
 	assert_equal "$(fx_state e1)" done
 	fx_log_has DU111111 'reconnecting'
 	fx_log_has DU111111 'BUY 390 BBB: order [0-9]+ never reached the gateway: placing it again'
+	fx_story DU111111 ok
 	assert_equal "$(fx_orders)" "$ALL_ORDERS"
 	fx_final
 	assert_equal "$(fx_position DU111111 BBB)" 390
@@ -129,6 +136,7 @@ teardown() {
 	    '["failed","failed",77,"ib-order",[]]'
 	fx_stderr_has "DU111111: failed: ib-order: BUY 390 BBB rejected: 201 Order rejected - reason:no trading permissions"
 	fx_log_has DU111111 'BUY 390 BBB: rejected: 201'
+	fx_story DU111111 failed 77
 	assert_equal "$(jq -r '.status + " " + (.error.code | tostring)' "$(fx_last_run)/summary.ndjson")" "failed 77"
 	# the worker has nothing left to do
 	run timeout 30 rebal-spool run -1 -- rebal-run
@@ -148,6 +156,8 @@ teardown() {
 	r=$(fx_last_run)
 	assert_equal "$(tail -n 1 "$r/out/DU111111.ndjson" | jq -c '[.executions[] | select(.symbol == "BBB") | [.qty, .filled, .status]]')" \
 	    '[[390,195,"Cancelled"]]'
+	fx_story DU111111 failed 75
+	fx_log_has DU111111 'BUY 390 BBB filled 195'
 	fx_journal_has '.msg == "CANCEL_ORDER"'
 	fx_retry e1
 	fx_work
@@ -167,6 +177,7 @@ teardown() {
 	assert_equal "$(fx_item e1 | jq -c '[.state, .error.code, .error.tool]')" '["deferred",75,"ib-snapshot"]'
 	fx_stderr_has "DU111111: failed: ib-snapshot: no valid bid/ask for BBB"
 	fx_log_has DU111111 'no live market data \(354\)'
+	fx_story DU111111 failed 75
 	assert_equal "$(fx_orders)" ""
 	fx_final
 	fx_no_lost e1
@@ -179,6 +190,10 @@ teardown() {
 	assert_equal "$status" 75
 	assert_equal "$(fx_item e1 | jq -c '[.state, .error.code, .error.tool]')" '["deferred",75,"ib-snapshot"]'
 	fx_stderr_has "DU111111: failed: ib-snapshot: no valid bid/ask for BBB"
+	# sold, then the second snapshot found no price for BBB
+	fx_story DU111111 failed 75
+	fx_log_has DU111111 'ib-snapshot: DU111111: no valid bid/ask for BBB'
+	assert_equal "$(grep -o 'stage [a-z0-9-]*:' "$(fx_last_run)/log/DU111111.log" | tail -n 1)" "stage snapshot-2:"
 	assert_equal "$(fx_orders)" "DU111111 SELL 100 OLD"
 	fx_final
 	fx_no_lost e1
@@ -193,11 +208,14 @@ teardown() {
 	assert_equal "$status" 75
 	assert_equal "$(fx_item e1 | jq -c '[.state, .error.code, .error.tool]')" '["deferred",75,"ib-snapshot"]'
 	fx_stderr_has "DU111111: failed: ib-snapshot: pacing violation"
+	fx_story DU111111 failed 75
+	fx_log_has DU111111 'pacing violation'
 	fx_retry e1
 	fx_work
 	assert_success
 	fx_journal_has '.conn == 5 and .msg == "ERR_MSG" and .code == 100'
 	fx_log_has DU111111 'pacing violation \(error 100\): slowing to'
+	fx_story DU111111 ok
 	assert_equal "$(fx_orders)" "$ALL_ORDERS"
 	fx_final
 	fx_no_lost e1
@@ -210,6 +228,9 @@ teardown() {
 	assert_success
 	assert_equal "$(fx_state e1)" done
 	assert_equal "$(jq -c 'select(.msg == "ERR_MSG" and .code == 326) | .conn' ib.ndjson | tr '\n' ' ')" "1 2 5 "
+	fx_log_has DU111111 'ib-snapshot: .*326'
+	fx_log_has DU111111 'ib-order: .*326'
+	fx_story DU111111 ok
 	assert_equal "$(fx_orders)" "$ALL_ORDERS"
 	fx_final
 	fx_no_lost e1
@@ -222,6 +243,8 @@ teardown() {
 	assert_equal "$status" 75
 	assert_equal "$(fx_item e1 | jq -c '[.state, .error.code, .error.tool]')" '["deferred",75,"ib-order"]'
 	fx_stderr_has "DU111111: failed: ib-order: SELL 100 OLD still working (cancel not confirmed) after the deadline"
+	fx_story DU111111 failed 75
+	fx_log_has DU111111 'ib-order: DU111111: .*SELL 100 OLD still working'
 	assert_equal "$(fx_orders)" "DU111111 SELL 100 OLD"
 	fx_retry e1
 	fx_work
@@ -243,6 +266,8 @@ teardown() {
 	assert_equal "$status" 75
 	assert_equal "$(fx_item e1 | jq -c '[.state, .error.code, .error.tool]')" '["deferred",69,"ib-snapshot"]'
 	fx_stderr_has "DU111111: failed: ib-snapshot: 127.0.0.1:$port: Connection refused (69)"
+	fx_story DU111111 failed 69
+	fx_log_has DU111111 "ib-snapshot: .*127.0.0.1:$port: Connection refused"
 	FX_IB_PORT=$port fx_ib
 	fx_retry e1
 	fx_work
@@ -259,6 +284,8 @@ teardown() {
 	assert_equal "$status" 75
 	assert_equal "$(fx_item e1 | jq -c '[.state, .error.code, .error.tool]')" '["deferred",69,"ib-snapshot"]'
 	fx_stderr_has "DU111111: failed: ib-snapshot: gateway closed the connection during the handshake (69)"
+	fx_story DU111111 failed 69
+	fx_log_has DU111111 'ib-snapshot: .*gateway closed the connection during the handshake'
 	assert_equal "$(fx_orders)" ""
 	fx_final
 	fx_no_lost e1

@@ -43,7 +43,7 @@ requests() {
 	assert_equal "$(requests)" 4
 	r=$(fx_last_run)
 	grep -q 'HTTP 500' "$r/log/run.log"
-	assert_equal "$(jq -r .status "$r/summary.ndjson")" failed
+	fx_story DU111111 failed 69
 	assert_equal "$(fx_orders)" ""
 	stop_server AL
 	alloc_sim
@@ -51,6 +51,7 @@ requests() {
 	fx_work
 	assert_success
 	assert_equal "$(fx_state e1)" done
+	fx_story DU111111 ok
 	fx_final
 	fx_no_lost e1
 }
@@ -63,6 +64,7 @@ requests() {
 	assert_equal "$(fx_item e1 | jq -c '[.state, .error.code, .error.tool]')" '["deferred",75,"alloc-fetch"]'
 	fx_stderr_has "DU111111: failed: alloc-fetch: strategy s1: timed out after 4.0 s (1 attempt) (75)"
 	grep -q 'alloc-fetch: DU111111: strategy s1: timed out' "$(fx_last_run)/log/run.log"
+	fx_story DU111111 failed 75
 	assert_equal "$(fx_orders)" ""
 	fx_final
 	fx_no_lost e1
@@ -75,6 +77,8 @@ requests() {
 	assert_equal "$status" 75
 	assert_equal "$(fx_item e1 | jq -c '[.state, .error.code, .error.tool]')" '["deferred",76,"alloc-fetch"]'
 	fx_stderr_has "DU111111: failed: alloc-fetch: strategy s1: response is not JSON"
+	grep -q 'alloc-fetch: DU111111: strategy s1: response is not JSON' "$(fx_last_run)/log/run.log"
+	fx_story DU111111 failed 76
 	assert_equal "$(fx_orders)" ""
 	fx_final
 	fx_no_lost e1
@@ -87,6 +91,12 @@ requests() {
 	assert_equal "$status" 1
 	assert_equal "$(fx_item e1 | jq -c '[.state, .error.code, .error.tool]')" '["failed",65,"alloc-fetch"]'
 	fx_stderr_has "DU111111: failed: alloc-fetch: strategy s1: weights sum to 1.1, more than 1 (65)"
+	grep -q 'alloc-fetch: DU111111: strategy s1: weights sum to 1.1' "$(fx_last_run)/log/run.log"
+	fx_story DU111111 failed 65
+	# not retried: the worker has nothing left to do
+	run timeout 30 rebal-spool run -1 -- rebal-run
+	assert_success
+	assert_equal "$(fx_state e1)" failed
 	assert_equal "$(fx_orders)" ""
 	fx_final
 	fx_no_lost e1
@@ -110,6 +120,7 @@ requests() {
 	fx_work
 	assert_success
 	assert_equal "$(fx_state e1)" done
+	fx_story DU111111 ok
 	fx_final
 	fx_no_lost e1
 }
@@ -122,7 +133,9 @@ requests() {
 	assert_equal "$status" 1
 	assert_equal "$(fx_item e1 | jq -c '[.state, .error.code]')" '["failed",78]'
 	fx_stderr_has "replacement-sets.yaml:2:"
-	grep -q 'replacement-sets.yaml:2:' "$(fx_last_run)/log/run.log"
+	r=$(fx_last_run)
+	grep -q 'replacement-sets.yaml:2:' "$r/log/run.log"
+	[ -f "$r/event.json" ]
 	assert_equal "$(fx_orders)" ""
 	fx_final
 	fx_no_lost e1

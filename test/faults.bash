@@ -413,3 +413,84 @@ fx_in_spool() {
 fx_listen_logged() {
 	grep -q -- "$1" listen.err
 }
+
+# --- shared checks of a row's run directory and a held stage -------------
+
+# fx_story ACCOUNT STATUS [CODE [RUN]]: the run directory (default the
+# newest) tells the account's story: summary.ndjson has its line with
+# STATUS (and error.code CODE), its log and records exist, and its last
+# record ends in the same status.
+fx_story() {
+	local r=${4:-$(fx_last_run)} got
+	got=$(jq -r --arg a "$1" 'select(.account_id == $a) |
+	    "\(.status)\(if .error then " \(.error.code)" else "" end)"' \
+	    "$r/summary.ndjson")
+	if [ "$got" != "$2${3:+ $3}" ]; then
+		echo "$r/summary.ndjson: $1 is '$got', not '$2${3:+ $3}'" >&2
+		return 1
+	fi
+	[ -s "$r/event.json" ] && [ -s "$r/log/$1.log" ] || {
+		echo "$r: no event.json or log/$1.log" >&2
+		return 1
+	}
+	# an account killed before it could record its end has no last
+	# record of that status (rebal-run wrote its summary line)
+	[ -s "$r/out/$1.ndjson" ] || return 0
+	[ "$(tail -n 1 "$r/out/$1.ndjson" | jq -r .status)" = "$2" ] ||
+	    [ "$(jq -r 'select(.account_id == $a) | .error.tool // ""' --arg a "$1" \
+	        "$r/summary.ndjson")" = rebal-run ] || {
+		echo "$r/out/$1.ndjson ends in: $(tail -n 1 "$r/out/$1.ndjson")" >&2
+		return 1
+	}
+}
+
+# fx_hold STAGE: the tool of STAGE (rebal-gate or rebal-calc: stages too
+# short to be caught at otherwise) waits before it starts, until
+# fx_release, while the test holds a lock; a wrapper first on PATH (as in
+# fx_deadlines) does it. fx_held: one waits.
+fx_hold() {
+	local d=$BATS_TEST_TMPDIR/shim t
+	mkdir -p "$d"
+	rm -f "$BATS_TEST_TMPDIR/held" "$BATS_TEST_TMPDIR/hold.fifo"
+	mkfifo "$BATS_TEST_TMPDIR/hold.fifo"
+	flock "$BATS_TEST_TMPDIR/hold.lock" \
+	    sh -c 'echo locked; read x <"$1"' sh "$BATS_TEST_TMPDIR/hold.fifo" \
+	    >"$BATS_TEST_TMPDIR/hold.out" &
+	FX_PIDS="${FX_PIDS:-} $!"
+	fx_wait 10 grep -q locked "$BATS_TEST_TMPDIR/hold.out" || return 1
+	for t in rebal-gate rebal-calc; do
+		cat >"$d/$t" <<-WRAP
+		#!/bin/sh
+		# the test holds stage $1 (of the account whose output is REBAL_TEE)
+		o=\${REBAL_TEE:-}
+		a=\${o##*/}
+		if [ -n "\$o" ] &&
+		    [ "\$(cat "\${o%/out/*}/stage/\${a%.ndjson}" 2>/dev/null)" = "$1" ]; then
+			echo \$\$ >>"$BATS_TEST_TMPDIR/held"
+			flock "$BATS_TEST_TMPDIR/hold.lock" true
+		fi
+		exec "$TOP/bin/$t" "\$@"
+		WRAP
+		chmod +x "$d/$t"
+	done
+	case :$PATH: in *":$d:"*) ;; *) PATH=$d:$PATH ;; esac
+	export PATH
+}
+
+fx_held() {
+	[ -s "$BATS_TEST_TMPDIR/held" ]
+}
+
+# fx_release: the held stage goes on.
+fx_release() {
+	echo go >"$BATS_TEST_TMPDIR/hold.fifo"
+}
+
+# fx_ran ID SOURCE: the newest run directory is event ID's (from SOURCE),
+# and its one account ended ok there.
+fx_ran() {
+	local r
+	r=$(fx_last_run)
+	assert_equal "$(jq -r '"\(.id) \(.source)"' "$r/event.json")" "$1 $2"
+	fx_story DU111111 ok "" "$r"
+}

@@ -159,3 +159,32 @@ argv_clean() {
 	assert_equal "$(fx_orders)" ""
 	no_leak "$S_ABLY" "$S_ALLOC" "$S_NTFY" "$W_ABLY" "$W_ALLOC" "$W_NTFY"
 }
+
+@test "secrets from rebal-daemon's environment file, the Ably key as REALTIME_API_KEY: used, never in argv, the daemon's log, the state" {
+	unset ABLY_API_KEY_FILE ALLOCATIONS_API_KEY_FILE NTFY_TOKEN_FILE
+	cat >secrets/rebal.env <<-EOF2
+	REALTIME_API_KEY=$S_ABLY
+	ALLOCATIONS_API_KEY=$S_ALLOC
+	NTFY_TOKEN=$S_NTFY
+	REBAL_LISTEN_OPTS="-v -T -H 127.0.0.1:$AB_PORT"
+	EOF2
+	rebal-daemon -e secrets/rebal.env >daemon.out 2>daemon.err &
+	D=$!
+	FX_PIDS="$D"
+	fx_ably_wait attached:s1 || { cat daemon.err >&2; false; }
+	argv_clean "$S_ABLY" "$S_ALLOC" "$S_NTFY"
+	pub e1
+	fx_wait 60 fx_journal_has '.msg == "PLACE_ORDER"'
+	argv_clean "$S_ABLY" "$S_ALLOC" "$S_NTFY"
+	is_done() { [ "$(fx_state e1)" = done ]; }
+	fx_wait 90 is_done
+	kill -TERM "$D"
+	wait "$D"
+	grep -q "rebal-daemon: stopped" daemon.err
+	assert_equal "$(fx_orders)" "$(printf 'DU111111 SELL 100 OLD\nDU111111 BUY 68 AAA\nDU111111 BUY 390 BBB')"
+	# each secret was used
+	assert_equal "$(jq -r 'select(.strategy == "s1") | .key' alloc.ndjson | sort -u)" ok
+	fx_wait 30 test -s sink.ndjson
+	assert_equal "$(jq -r .key sink.ndjson | sort -u)" ok
+	no_leak "$S_ABLY" "$S_ALLOC" "$S_NTFY"
+}

@@ -5,6 +5,7 @@
 # SANITIZE=1 checks leaks with LeakSanitizer instead). test/valgrind.sh runs
 # the whole suite this way.
 load helper
+load faults
 
 setup() {
 	command -v valgrind >/dev/null || skip "valgrind is not installed"
@@ -12,6 +13,11 @@ setup() {
 		skip "sanitizer build"
 	fi
 	cd "$DATA"
+}
+
+teardown() {
+	fx_teardown
+	stop_server NT
 }
 
 # vg STATUS TOOL ARGS...: TOOL under valgrind exits STATUS (stdin as given);
@@ -59,4 +65,72 @@ vg() {
 	vg 0 rebal-fmt -s fmt-jobs.ndjson
 	vg 0 rebal-gate gate-job.json
 	vg 65 rebal-gate "$TOP/test/fuzz/corpus/nd/mixed"
+}
+
+# vg_wrap TOOL [OPTIONS...]: TOOL (with OPTIONS first), wherever the tools
+# start it from PATH, runs under valgrind, logging to vg/TOOL.PID.log.
+vg_wrap() {
+	local t=$1 d=$BATS_TEST_TMPDIR/shim
+	shift
+	mkdir -p "$d" "$BATS_TEST_TMPDIR/vg"
+	cat >"$d/$t" <<-WRAP
+	#!/bin/sh
+	exec valgrind -q --error-exitcode=99 --leak-check=full \\
+	    --errors-for-leak-kinds=definite --show-leak-kinds=definite \\
+	    --log-file="$BATS_TEST_TMPDIR/vg/$t.%p.log" "$TOP/bin/$t" $* "\$@"
+	WRAP
+	chmod +x "$d/$t"
+}
+
+@test "valgrind: the network tools and the spool through a whole event: ably-listen, rebal-spool, rebal-run's tools, rebal-notify" {
+	fx_setup
+	# longer deadlines: everything is many times slower under valgrind
+	vg_wrap ib-snapshot -r 0.5 -t 60
+	vg_wrap ib-order -t 120
+	vg_wrap alloc-fetch -t 60
+	for t in ably-listen rebal-spool rebal-accounts alloc-replace rebal-sum \
+	    rebal-gate rebal-calc rebal-notify rebal-fmt; do
+		vg_wrap "$t"
+	done
+	fx_alloc
+	fx_ib
+	start_server NT alloc-sim -s -j "$BATS_TEST_TMPDIR/sink.ndjson"
+	export NTFY_URL=http://127.0.0.1:$NT_PORT/topic
+	fx_ably
+	fx_listen
+	fx_ably_wait attached
+	fx_pub m1
+	fx_wait 60 fx_in_spool m1
+	fx_stop_listen
+	assert_equal "$status" 0
+	assert_equal "$add" 0
+	run --separate-stderr timeout 600 rebal-spool run -1 -N rebal-notify -- rebal-run
+	assert_success
+	assert_equal "$(fx_state m1)" done
+	assert_equal "$(fx_orders)" "$ALL_ORDERS"
+	fx_wait 30 test -s sink.ndjson
+	run rebal-fmt -s "$(fx_last_run)/summary.ndjson"
+	assert_success
+	# a failing account too: a rejected order (77), and its notification
+	stop_server IB
+	FX_BBB=", reject: no permissions" fx_ib
+	fx_add e2
+	run --separate-stderr timeout 600 rebal-spool run -1 -N rebal-notify -- rebal-run
+	assert_equal "$status" 1
+	assert_equal "$(fx_item e2 | jq -c '[.state, .error.code]')" '["failed",77]'
+	fx_teardown
+	stop_server NT
+	# every tool ran under valgrind, and none reported
+	for t in ably-listen rebal-spool rebal-accounts alloc-fetch alloc-replace \
+	    rebal-sum ib-snapshot rebal-gate rebal-calc ib-order rebal-notify rebal-fmt; do
+		ls "$BATS_TEST_TMPDIR/vg/$t".*.log >/dev/null || {
+			echo "$t never ran" >&2
+			false
+		}
+	done
+	bad=$(find "$BATS_TEST_TMPDIR/vg" -name '*.log' -size +0 | sort)
+	if [ -n "$bad" ]; then
+		for f in $bad; do echo "== $f"; head -n 40 "$f"; done
+		false
+	fi
 }
