@@ -476,11 +476,16 @@ tws_connect_retry(const char *host, const char *port, int client_id,
 	struct tws *t;
 	struct timespec ts;
 	double pause = 0.1, until;
+	int said = 0;
 
 	for (;;) {
 		t = tws_connect(host, port, client_id, deadline, e);
 		if (t != NULL || e->code != 326)
 			return t;
+		/* said once: the operator sees why the connect takes long */
+		if (!said++)
+			warnx("%s:%s: client id %d is in use (326): retrying "
+			    "until the deadline", host, port, client_id);
 		/* Nothing to wait on: the other socket closes on its own. */
 		until = tws_clock() + pause;
 		if (until >= deadline)

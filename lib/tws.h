@@ -95,7 +95,8 @@ struct tws *tws_connect(const char *host, const char *port, int client_id,
     double deadline, struct tws_err *e);
 /* tws_connect, retried while the gateway answers 326 (the client id is
  * still held by the previous tool's closing socket, DESIGN 5), waiting
- * 0.1 s, 0.2 s, ... up to 1 s between attempts, until DEADLINE. */
+ * 0.1 s, 0.2 s, ... up to 1 s between attempts, until DEADLINE; the first
+ * retry is said on stderr (warnx). */
 struct tws *tws_connect_retry(const char *host, const char *port,
     int client_id, double deadline, struct tws_err *e);
 /* Parse "HOST:PORT" ("[v6addr]:PORT" too) as for -H. -1 when malformed.

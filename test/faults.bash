@@ -418,8 +418,9 @@ fx_listen_logged() {
 
 # fx_story ACCOUNT STATUS [CODE [RUN]]: the run directory (default the
 # newest) tells the account's story: summary.ndjson has its line with
-# STATUS (and error.code CODE), its log and records exist, and its last
-# record ends in the same status.
+# STATUS (and error.code CODE); its log exists (or, for an account that
+# failed before its pipeline, as when the allocations could not be had,
+# log/run.log names it); its last record ends in the same status.
 fx_story() {
 	local r=${4:-$(fx_last_run)} got
 	got=$(jq -r --arg a "$1" 'select(.account_id == $a) |
@@ -429,8 +430,9 @@ fx_story() {
 		echo "$r/summary.ndjson: $1 is '$got', not '$2${3:+ $3}'" >&2
 		return 1
 	fi
-	[ -s "$r/event.json" ] && [ -s "$r/log/$1.log" ] || {
-		echo "$r: no event.json or log/$1.log" >&2
+	[ -s "$r/event.json" ] && { [ -s "$r/log/$1.log" ] ||
+	    grep -q -- ": $1: " "$r/log/run.log"; } || {
+		echo "$r: no event.json, or nothing in log/ about $1" >&2
 		return 1
 	}
 	# an account killed before it could record its end has no last

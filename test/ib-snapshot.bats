@@ -207,6 +207,7 @@ sim() { # sim [yaml lines to append]
 	run --separate-stderr ib-snapshot -t 10 -H 127.0.0.1:$SIM_PORT job.json
 	assert_success
 	assert_equal "$(jq -r 'select(.msg == "START_API") | .client_id' journal.ndjson | wc -l)" 2
+	[[ "$stderr" == *"ib-snapshot: 127.0.0.1:$SIM_PORT: client id "*" is in use (326): retrying until the deadline"* ]]
 }
 
 @test "a failed job passes through untouched and opens no connection" {
