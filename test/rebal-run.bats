@@ -210,3 +210,108 @@ YAML
 	# one notification per account, each a failure, none a success
 	assert_equal "$(jq -r .headers.tags sink.ndjson | sort | tr '\n' ' ')" 'x x '
 }
+
+# most gateway connections open at once, from the journal
+max_conn() {
+	jq -s '[foreach .[] as $l (0; if $l.msg == "CONNECT" then . + 1
+	    elif $l.msg == "CLOSE" then . - 1 else . end)] | max' ib.ndjson
+}
+
+@test "-P caps the accounts at once: -P 1 one gateway connection at a time; by default they run side by side" {
+	run --separate-stderr rebal-run -P 1 -s etf-blend-200-35 -e print-positions
+	assert_success
+	assert_equal "$(jq -r .status <<<"$output" | tr '\n' ' ')" "ok ok "
+	assert_equal "$(max_conn)" 1
+	run rebal-run -P 33 -s etf-blend-200-35
+	assert_equal "$status" 64
+	# without -P: each account's snapshot waits (bounded) until both
+	# accounts have started one, which only a parallel run allows
+	mkdir fake started
+	printf '#!/bin/sh\n: >"%s/started/$$"\ni=0\nwhile [ "$(ls "%s/started" | wc -l)" -lt 2 ]; do\n\ti=$((i + 1)); [ $i -gt 300 ] && exit 69\n\tsleep 0.1\ndone\nexec "%s/bin/ib-snapshot" "$@"\n' \
+	    "$PWD" "$PWD" "$TOP" >fake/ib-snapshot
+	chmod +x fake/ib-snapshot
+	PATH=$PWD/fake:$PATH run --separate-stderr rebal-run -s etf-blend-200-35 -e print-positions
+	assert_success
+	assert_equal "$(jq -r .status <<<"$output" | tr '\n' ' ')" "ok ok "
+	assert_equal "$(ls started | wc -l)" 2
+}
+
+@test "on a terminal: progress on stderr (done, failed, pending; the slowest account's stage); none without one" {
+	# DU1234567's snapshot waits until the terminal shows DU2345678 done
+	mkdir fake
+	cat >fake/ib-snapshot <<-EOF
+	#!/bin/sh
+	job=\$(cat)
+	case \$job in
+	*'"account":{"id":"DU1234567"'*)
+		i=0
+		until tr '\r' '\n' <"$PWD/ts" | grep -q '^rebal-run: 1/2 done'; do
+			i=\$((i + 1)); [ \$i -gt 300 ] && exit 69
+			sleep 0.1
+		done ;;
+	esac
+	printf '%s\n' "\$job" | exec "$TOP/bin/ib-snapshot" "\$@"
+	EOF
+	chmod +x fake/ib-snapshot
+	PATH=$PWD/fake:$PATH SHELL=/bin/sh script -qefc 'rebal-run -s etf-blend-200-35 -e print-rebalance >out.ndjson' ts >/dev/null
+	assert_equal "$(jq -r .status out.ndjson | tr '\n' ' ')" "ok ok "
+	tr '\r' '\n' <ts | sed 's/\x1b\[K//; /^$/d' >progress
+	cat progress
+	# at the start; DU2345678 planning while DU1234567 is still at its
+	# snapshot: the slowest is the one longest in its stage
+	grep -qx 'rebal-run: 0/2 done, 0 failed, 2 pending' progress
+	grep -qx 'rebal-run: 0/2 done, 0 failed, 2 pending; slowest: DU1234567 at snapshot' progress
+	grep -qx 'rebal-run: 1/2 done, 0 failed, 1 pending; slowest: DU1234567 at snapshot' progress
+	grep -qx 'rebal-run: 1/2 done, 0 failed, 1 pending; slowest: DU1234567 at plan' progress
+	assert_equal "$(grep '^rebal-run: [0-9]' progress | tail -n 1)" 'rebal-run: 2/2 done, 0 failed, 0 pending'
+	# failed accounts are counted
+	IB_PORT=1 SHELL=/bin/sh run script -qefc 'rebal-run -s etf-blend-200-35 -e print-positions >out.ndjson' ts2
+	assert_equal "$status" 1
+	assert_equal "$(jq -r .status out.ndjson | tr '\n' ' ')" "failed failed "
+	tr '\r' '\n' <ts2 | grep -qx $'rebal-run: 2/2 done, 2 failed, 0 pending\e\\[K'
+	# without a terminal: no progress line
+	run --separate-stderr rebal-run -s etf-blend-200-35 -e print-positions
+	assert_success
+	[[ $stderr != *pending* && $stderr != *$'\r'* ]]
+}
+
+@test "exit 75 when an account is deferred and none failed, 1 when one failed; the gate's delay from REBAL_GATE_OPTS" {
+	e2e_stop
+	# Monday 08:00 New York: no liquid session yet
+	sed 's/^clock: .*/clock: {at: 2026-11-23T13:00:00Z}/' "$EX/demo/ib-sim.yaml" >closed.yaml
+	e2e_start closed.yaml
+	run --separate-stderr rebal-run -s etf-blend-200-35 -e rebalance
+	assert_equal "$status" 75
+	assert_equal "$(jq -r '"\(.account_id) \(.status) \(.defer_until)"' <<<"$output" | sort | tr '\n' ' ')" \
+	    "DU1234567 deferred 2026-11-23T14:35:00Z DU2345678 deferred 2026-11-23T14:35:00Z "
+	REBAL_GATE_OPTS="-d 600" run --separate-stderr rebal-run -s etf-blend-200-35 -e rebalance -a DU1234567
+	assert_equal "$status" 75
+	assert_equal "$(jq -r .defer_until <<<"$output")" 2026-11-23T14:40:00Z
+	# an account the gateway does not know fails; the others are deferred
+	{ cat "$EX/accounts.yaml"; printf '  - {account_id: DU9999999, type: paper, strategy_name: etf-blend-200-35}\n'; } >acc.yaml
+	run --separate-stderr rebal-run -f acc.yaml -s etf-blend-200-35 -e rebalance
+	assert_equal "$status" 1
+	assert_equal "$(jq -r '"\(.account_id) \(.status)"' <<<"$output" | sort | tr '\n' ' ')" \
+	    "DU1234567 deferred DU2345678 deferred DU9999999 failed "
+	assert_equal "$(placed)" ""
+}
+
+@test "every print command and cancel-orders on the demo scenario: reports by rebal-fmt, no allocation fetched, nothing sent" {
+	for e in print-positions print-equity print-orders cancel-orders; do
+		run --separate-stderr rebal-run -s etf-blend-200-35 -e "$e"
+		assert_success
+		assert_equal "$(jq -r '"\(.account_id) \(.exec) \(.status)"' <<<"$output" | sort | tr '\n' ' ')" \
+		    "DU1234567 $e ok DU2345678 $e ok "
+		r=$(last_run)
+		assert_equal "$(ls "$r/jobs" | tr '\n' ' ')" "DU1234567.json DU2345678.json "
+		assert_equal "$(jq -c 'has("allocations")' "$r/jobs/DU1234567.json")" false
+		cp "$r/out/DU1234567.txt" "$e.txt"
+	done
+	assert_equal "$(jq -r 'select(.path != null) | .path' alloc.ndjson | wc -l)" 0
+	assert_equal "$(placed)" ""
+	# the reports: positions with their values, the net liquidation
+	grep -q '^  SPY  *60 ' print-positions.txt
+	grep -q '^  IWM  *50 ' print-positions.txt
+	grep -q 'net liquidation' print-equity.txt
+	grep -q 'DU1234567' print-orders.txt
+}
