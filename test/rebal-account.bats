@@ -146,3 +146,45 @@ rebalance_job() {
 	assert_equal "$(sed -n 2p run/out/DU1234567.ndjson | jq -c '[.status, .error.tool]')" '["failed","ib-snapshot"]'
 	assert_equal "$(wc -l <run/out/DU1234567.ndjson)" 2
 }
+
+@test "rebalance: a sell the broker rejects fails the job; no fresh snapshot, no buy phase" {
+	e2e_stop
+	sed '/^  - {symbol: IWM,/s/}$/, reject: "not allowed in this account"}/' "$EX/demo/ib-sim.yaml" >rej.yaml
+	grep -q 'IWM.*reject' rej.yaml
+	e2e_start rej.yaml
+	rebalance_job 2026-11-20T20:51:00Z >r.json
+	run --separate-stderr rebal-account -d run r.json
+	assert_equal "$status" 1
+	assert_equal "$(jq -c '[.status, .error.tool]' <<<"$output")" '["failed","ib-order"]'
+	assert_equal "$(jq -r '.plan.phase // "-"' run/out/DU1234567.ndjson | tr '\n' ' ')" "- - sell sell "
+	! grep -q 'stage snapshot-2\|stage plan-buy\|stage buy' run/log/DU1234567.log
+	assert_equal "$(placed | awk '{ print $3 }' | sort -u)" SELL
+	assert_equal "$(jq -c '[.[] | select(.dir == "in" and .msg == "PLACE_ORDER" and .action == "BUY")] | length' <(jq -s . ib.ndjson))" 0
+}
+
+@test "market-on-close: one phase of MOC orders, buys sized with the cash before the sells, accepted for the auction" {
+	e2e_stop
+	# Friday 15:45 New York: before the cut-off (10 minutes before 16:00)
+	sed 's/^clock: .*/clock: {at: 2026-11-20T20:45:00Z}/' "$EX/demo/ib-sim.yaml" >moc.yaml
+	e2e_start moc.yaml
+	rebalance_job 2026-11-20T20:44:00Z | jq -c '.account.order_type = "moc"' >r.json
+	run --separate-stderr rebal-account -d run r.json
+	assert_success
+	assert_equal "$(grep -o ' stage [a-z0-9-]*' run/log/DU1234567.log | tr '\n' ' ')" \
+	    " stage snapshot  stage gate  stage plan-moc  stage moc "
+	last=$(tail -n 1 run/out/DU1234567.ndjson)
+	assert_equal "$(jq -c '[.plan.phase, ([.plan.orders[].type] | unique), ([.plan.orders[] | has("limit")] | unique)]' <<<"$last")" \
+	    '["all",["MOC"],[false]]'
+	# the buys cost no more than the cash the snapshot showed before the sells
+	jq -e '.snapshot.cash as $c | .snapshot.quotes as $q |
+	    [.plan.orders[] | select(.action == "BUY") | .qty * $q[.symbol].ask] | add <= $c' <<<"$last"
+	# sells and buys reached the broker as MOC, left for the auction
+	assert_equal "$(jq -r 'select(.dir == "in" and .msg == "PLACE_ORDER") | .type' ib.ndjson | sort -u)" MOC
+	assert_equal "$(placed | awk '{ print $3 }' | sort -u | tr '\n' ' ')" "BUY SELL "
+	assert_equal "$(jq -r '[.executions[].status] | unique | join(" ")' <<<"$last")" PreSubmitted
+	# past the cut-off the gate defers it to the next open plus the delay
+	rebalance_job 2026-11-20T20:44:00Z | jq -c '.id = "ev2" | .event_id = "ev2" | .account.order_type = "moc"' >r2.json
+	REBAL_GATE_OPTS="-M 20" run --separate-stderr rebal-account -d run2 r2.json
+	assert_equal "$status" 75
+	assert_equal "$(jq -c '[.status, .defer_until]' <<<"$output")" '["deferred","2026-11-23T14:35:00Z"]'
+}
