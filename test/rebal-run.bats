@@ -237,15 +237,23 @@ max_conn() {
 }
 
 @test "on a terminal: progress on stderr (done, failed, pending; the slowest account's stage); none without one" {
-	# DU1234567's snapshot waits until the terminal shows DU2345678 done
+	# DU1234567's snapshot waits until the terminal shows DU2345678 done;
+	# DU2345678's until the terminal has drawn both accounts' first stage
+	# (three lines with the start), so that it plans while DU1234567 is
+	# longer in its stage
 	mkdir fake
 	cat >fake/ib-snapshot <<-EOF
 	#!/bin/sh
 	job=\$(cat)
+	i=0
 	case \$job in
 	*'"account":{"id":"DU1234567"'*)
-		i=0
 		until tr '\r' '\n' <"$PWD/ts" | grep -q '^rebal-run: 1/2 done'; do
+			i=\$((i + 1)); [ \$i -gt 300 ] && exit 69
+			sleep 0.1
+		done ;;
+	*)
+		until [ "\$(tr '\r' '\n' <"$PWD/ts" | grep -c '^rebal-run: 0/2 done')" -ge 3 ]; do
 			i=\$((i + 1)); [ \$i -gt 300 ] && exit 69
 			sleep 0.1
 		done ;;
