@@ -129,8 +129,13 @@ near() {
 	fx_no_lost e1
 }
 
-@test "a second rebalance on the same day with PDT protection is deferred to the next session" {
-	sed -i '/DU333333\|DU444444/d' accounts.yaml
+@test "a second live rebalance on the same day with PDT protection is deferred to the next session" {
+	# one live account (PDT rules are for real accounts), traded for real
+	cat >accounts.yaml <<-'EOF'
+	accounts:
+	  - {account_id: U2222222, type: live, strategy_name: s3, pdt_protection_enabled: true}
+	EOF
+	export FX_ACCOUNTS='  - {id: U2222222, cash: 100000}' TRADING_MODE=live
 	export REBAL_NOW=2026-03-02T15:00:00Z FX_PUBLISHED=2026-03-02T14:59:00Z
 	fx_ib
 	fx_add e1 rebalance s3
@@ -144,8 +149,8 @@ near() {
 	assert_equal "$status" 75
 	# Tuesday's open plus the delay
 	assert_equal "$(fx_item e2 | jq -c '[.state, .due]')" '["deferred","2026-03-03T14:35:00Z"]'
-	fx_stderr_has "DU222222: deferred until 2026-03-03T14:35:00Z: PDT protection: already rebalanced today"
-	assert_equal "$(fx_item e2 | jq -r .reason)" "DU222222: PDT protection: already rebalanced today"
+	fx_stderr_has "U2222222: deferred until 2026-03-03T14:35:00Z: PDT protection: already rebalanced today"
+	assert_equal "$(fx_item e2 | jq -r .reason)" "U2222222: PDT protection: already rebalanced today"
 	assert_equal "$(fx_orders | wc -l)" "$n"
 	fx_final
 	fx_no_lost e1 e2
