@@ -188,3 +188,10 @@ rebalance_job() {
 	assert_equal "$status" 75
 	assert_equal "$(jq -c '[.status, .defer_until]' <<<"$output")" '["deferred","2026-11-23T14:35:00Z"]'
 }
+
+@test "a progress FIFO nobody reads never holds up a stage" {
+	mkfifo progress
+	REBAL_PROGRESS=$PWD/progress run --separate-stderr timeout 60 rebal-account -d run job.json
+	assert_success
+	assert_equal "$(jq -r .status <<<"$output")" ok
+}
