@@ -532,3 +532,24 @@ count() { find "$SP/$1" -type f | wc -l; }
 	assert_failure 74
 	[ -f "$SP/done/a" ]
 }
+
+@test "the example crontab's scheduled rebalance: one schedule event per strategy and day into the spool" {
+	# the command of the line, as cron runs it (sh -c)
+	cmd=$(grep '^[0-9].*source: "schedule"' "$TOP/examples/rebal.cron" | sed 's/^\([^ ]* *\)\{5\}//')
+	[ -n "$cmd" ]
+	run sh -c "$cmd"
+	assert_success
+	day=$(date -u +%F)
+	assert_equal "$(rebal-spool ls new | jq -c '[.id, .source, .strategy, .exec]')" \
+	    "[\"schedule-$day-etf-blend-200-35\",\"schedule\",\"etf-blend-200-35\",\"rebalance\"]"
+	# the worker hands it on as an event with its publication time
+	echo 0 >"$FAKE_DIR/rc"
+	run rebal-spool run -1 -- "$FAKE"
+	assert_success
+	assert_equal "$(jq -r '.published_at | fromdateiso8601 | strftime("%F")' "$FAKE_DIR/given.1")" "$day"
+	# cron firing twice the same day adds nothing
+	run --separate-stderr sh -c "$cmd"
+	assert_success
+	[[ $stderr == *"schedule-$day-etf-blend-200-35: duplicate id"* ]]
+	assert_equal "$(rebal-spool ls | wc -l)" 1
+}
