@@ -144,13 +144,20 @@ notes_for(jv job)
 		    jv_string_value(op));
 		if (strcmp(exec, "rebalance") == 0) {
 			jv ex = jvx_get(job, "executions");
-			int trades = 0;
+			int trades = 0, working = 0;
+			const char *es;
 			n = jv_get_kind(ex) == JV_KIND_ARRAY ?
 			    jv_array_length(jv_copy(ex)) : 0;
 			for (i = 0; i < n; i++) {
 				jv e = jv_array_get(jv_copy(ex), i);
 				if (jvx_num(e, "filled", &v) && v > 0)
 					trades++;
+				/* accepted, not filled yet: market-on-close
+				 * orders wait for the closing auction */
+				es = jvx_str(e, "status");
+				if (es != NULL && (strcmp(es, "PreSubmitted") == 0 ||
+				    strcmp(es, "Submitted") == 0))
+					working++;
 				jv_free(e);
 			}
 			/* a summary line counts its orders instead */
@@ -160,6 +167,11 @@ notes_for(jv job)
 			jv_free(ex);
 			body = jv_string_concat(body, jv_string_fmt(
 			    "\nTrades Executed: %d\n", trades));
+			if (working > 0)
+				body = jv_string_concat(body, jv_string_fmt(
+				    "Orders Still Working: %d (not filled yet; "
+				    "market-on-close orders fill at the close)\n",
+				    working));
 			if (jvx_num(snap, "net_liquidation", &v))
 				body = jv_string_concat(body, jv_string_fmt(
 				    "Portfolio Value: %s\n",

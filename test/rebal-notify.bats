@@ -313,3 +313,15 @@ field() {	# field N JQ: a field of journal entry N
 	assert_success
 	[ "$(wc -l < "$J")" -eq 1 ]
 }
+
+@test "a market-on-close success says which orders still wait for the close" {
+	sink
+	cat > "$IN" <<-'EOF'
+	{"account":{"id":"DU111"},"strategy":"s","exec":"rebalance","status":"ok","snapshot":{"net_liquidation":1000,"cash":10},"executions":[{"symbol":"SPY","qty":3,"filled":0,"status":"PreSubmitted"},{"symbol":"TLT","qty":2,"filled":2,"status":"Filled"},{"symbol":"GLD","qty":1,"filled":0,"status":"Submitted"}]}
+	EOF
+	run --separate-stderr rebal-notify "$IN"
+	assert_success
+	run field 0 .body
+	assert_line --index 4 'Trades Executed: 1'
+	assert_line --index 5 'Orders Still Working: 2 (not filled yet; market-on-close orders fill at the close)'
+}
