@@ -12,27 +12,12 @@
 #include "diag.h"
 #include "jvx.h"
 #include "nd.h"
-#include "yml.h"
-
-#define SCALE_MAX 10.0
+#include "rset.h"
 
 static const char synopsis[] =
     "[-hU] [-f file] [-l floor] [-T tolerance] [-t trigger] [file ...]";
 
-struct rule {
-	char	*source, *target;
-	double	 scale;
-	int	 line;
-};
-
-struct set {
-	char		*name;
-	struct rule	*r;
-	int		 n;
-};
-
-static struct set *sets;
-static int nsets;
+static struct rset_list sets;
 static const char *file = "replacement-sets.yaml";
 static double floor_frac = 0.1;		/* minimal_non_replaced_allocation */
 static double trigger = 1e-4;		/* normalization_trigger_threshold */
@@ -41,205 +26,16 @@ static int to_one;			/* -U: renormalise to 1 like upstream */
 static int nofile;			/* the default file does not exist */
 static int quiet;			/* apply() only computes: no stderr */
 
-/* Loading and validation of replacement-sets.yaml. */
-
-static int errors;
-
-static void
-bad(jv lines, jv path, int error, const char *fmt, const char *a,
-    const char *b)
-{
-	char msg[512];
-
-	snprintf(msg, sizeof msg, fmt, a, b);
-	warnx("%s:%d: %s", file, yml_line(lines, path), msg);
-	if (error)
-		errors++;
-}
-
-static const char *
-shown(jv v, char *buf, size_t n)
-{
-	jv s = jv_dump_string(jv_copy(v), 0);
-
-	snprintf(buf, n, "%s", jv_string_value(s));
-	jv_free(s);
-	return buf;
-}
-
-static int
-symbol_ok(const char *s)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s; s++)
-		if ((unsigned char)*s <= ' ' || *s == '"' || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
-static char *
-rule_sym(jv lines, jv rule, jv path, const char *key)
-{
-	jv v = jv_object_get(jv_copy(rule), jv_string(key));
-	char b[64], *s = NULL;
-
-	if (jv_get_kind(v) == JV_KIND_INVALID || jv_get_kind(v) == JV_KIND_NULL)
-		bad(lines, path, 1, "%s: missing", key, NULL);
-	else if (jv_get_kind(v) != JV_KIND_STRING ||
-	    !symbol_ok(jv_string_value(v)))
-		bad(lines, jv_array_append(path, jv_string(key)), 1,
-		    "%s: expected a symbol, got %s", key,
-		    shown(v, b, sizeof b));
-	else {
-		s = xstrdup(jv_string_value(v));
-		jv_free(path);
-	}
-	jv_free(v);
-	return s;
-}
-
-static void
-load_set(jv lines, const char *name, jv list, struct set *set)
-{
-	char b[64];
-	int i, j, n;
-
-	set->name = xstrdup(name);
-	set->r = NULL;
-	set->n = 0;
-	if (jv_get_kind(list) == JV_KIND_NULL) {
-		jv_free(list);
-		return;
-	}
-	if (jv_get_kind(list) != JV_KIND_ARRAY) {
-		bad(lines, JV_ARRAY(jv_string(name)), 1,
-		    "%s: expected a list of rules, got %s", name,
-		    shown(list, b, sizeof b));
-		jv_free(list);
-		return;
-	}
-	n = jv_array_length(jv_copy(list));
-	set->r = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *set->r);
-	for (i = 0; i < n; i++) {
-		jv rule = jv_array_get(jv_copy(list), i), v;
-		jv path = JV_ARRAY(jv_string(name), jv_number(i));
-		struct rule *r = &set->r[set->n];
-
-		r->line = yml_line(lines, jv_copy(path));
-		if (jv_get_kind(rule) != JV_KIND_OBJECT) {
-			bad(lines, path, 1, "%s: expected a rule {source, "
-			    "target, scale}, got %s", name,
-			    shown(rule, b, sizeof b));
-			jv_free(rule);
-			continue;
-		}
-		jv_object_foreach(rule, k, x) {
-			const char *ks = jv_string_value(k);
-
-			if (strcmp(ks, "source") && strcmp(ks, "target") &&
-			    strcmp(ks, "scale"))
-				bad(lines, jv_array_append(jv_copy(path),
-				    jv_copy(k)), 0, "unknown key '%s' ignored",
-				    ks, NULL);
-			jv_free(k);
-			jv_free(x);
-		}
-		r->source = rule_sym(lines, rule, jv_copy(path), "source");
-		r->target = rule_sym(lines, rule, jv_copy(path), "target");
-		r->scale = 1;
-		v = jv_object_get(jv_copy(rule), jv_string("scale"));
-		if (jv_get_kind(v) == JV_KIND_NUMBER &&
-		    jv_number_value(v) > 0 && jv_number_value(v) <= SCALE_MAX)
-			r->scale = jv_number_value(v);
-		else if (jv_get_kind(v) != JV_KIND_NULL &&
-		    jv_get_kind(v) != JV_KIND_INVALID) {
-			bad(lines, jv_array_append(jv_copy(path),
-			    jv_string("scale")), 1, "scale: expected a number "
-			    "above 0 and at most 10, got %s%s",
-			    shown(v, b, sizeof b), "");
-			r->scale = 0;
-		}
-		jv_free(v);
-		jv_free(rule);
-		for (j = 0; r->source && j < set->n; j++)
-			if (!strcmp(set->r[j].source, r->source))
-				break;
-		if (r->source && j < set->n) {
-			char at[32];
-
-			snprintf(at, sizeof at, "%d", set->r[j].line);
-			bad(lines, jv_array_append(path,
-			    jv_string("source")), 1, "source: '%s' is also "
-			    "replaced at line %s", r->source, at);
-		} else
-			jv_free(path);
-		if (r->source == NULL || r->target == NULL || r->scale == 0 ||
-		    j < set->n) {
-			free(r->source);
-			free(r->target);
-			continue;
-		}
-		set->n++;
-	}
-	jv_free(list);
-}
-
-/* 0 ok, else exits 78. A missing default file means no sets. */
+/* Load the sets, or exit 78. A missing default file means no sets. */
 static void
 load(int explicit)
 {
-	jv doc, lines;
-	char b[64];
-
 	if (!explicit && access(file, F_OK) != 0 && errno == ENOENT) {
 		nofile = 1;
 		return;
 	}
-	doc = yml_load(file, &lines);
-	if (!jv_is_valid(doc)) {
-		jv msg = jv_invalid_get_msg(doc);
-
-		die(EX_CONFIG, "%s", jv_string_value(msg));
-	}
-	if (jv_get_kind(doc) == JV_KIND_OBJECT) {
-		int n = jv_object_length(jv_copy(doc));
-
-		sets = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *sets);
-		jv_object_foreach(doc, k, x) {
-			load_set(lines, jv_string_value(k), x, &sets[nsets++]);
-			jv_free(k);
-		}
-	} else if (jv_get_kind(doc) != JV_KIND_NULL) {
-		bad(lines, jv_array(), 1, "expected a mapping of set names to "
-		    "lists of rules, got %s%s", shown(doc, b, sizeof b), "");
-	}
-	jv_free(doc);
-	jv_free(lines);
-	if (errors)
+	if (rset_load(file, &sets) != 0)
 		exit(EX_CONFIG);
-}
-
-static const struct set *
-find_set(const char *name)
-{
-	int i;
-
-	for (i = 0; i < nsets; i++)
-		if (!strcmp(sets[i].name, name))
-			return &sets[i];
-	return NULL;
-}
-
-static const struct rule *
-find_rule(const struct set *s, const char *sym)
-{
-	int i;
-
-	for (i = 0; i < s->n; i++)
-		if (!strcmp(s->r[i].source, sym))
-			return &s->r[i];
-	return NULL;
 }
 
 /* The substitution. */
@@ -281,7 +77,7 @@ warn_job(jv job, const char *fmt, ...)
 /* JOB (consumed) with ORIG (not consumed) replaced by SET as its
  * allocations and ORIG as allocations_original; *ST set on failure. */
 static jv
-apply(jv job, const struct set *set, jv orig, int *st)
+apply(jv job, const struct rset *set, jv orig, int *st)
 {
 	struct w *v;
 	double s0 = 0, sum, excess = 0, nonrep = 0, goal;
@@ -294,7 +90,7 @@ apply(jv job, const struct set *set, jv orig, int *st)
 		const char *sym = jvx_str(e, "symbol");
 		double w;
 
-		if (sym == NULL || !symbol_ok(sym) ||
+		if (sym == NULL || !rset_symbol_ok(sym) ||
 		    !jvx_num(e, "weight", &w) || w < 0) {
 			jv_free(e);
 			free(v);
@@ -316,7 +112,7 @@ apply(jv job, const struct set *set, jv orig, int *st)
 	/* 2: substitute and scale; the excess is what scaling added. A
 	 * symbol is "replaced" when it is the target of an applied rule. */
 	for (i = 0; i < n; i++) {
-		const struct rule *r = find_rule(set, v[i].sym);
+		const struct rset_rule *r = rset_rule(set, v[i].sym);
 
 		if (r == NULL)
 			continue;
@@ -406,7 +202,7 @@ static int
 one(jv job, void *ctx)
 {
 	jv acct, name, orig;
-	const struct set *set;
+	const struct rset *set;
 	const char *st_s = jvx_str(job, "status");
 	int st = 0;
 
@@ -431,7 +227,7 @@ one(jv job, void *ctx)
 		    "expected a string"));
 		return EX_FAIL;
 	}
-	if ((set = find_set(jv_string_value(name))) == NULL) {
+	if ((set = rset_find(&sets, jv_string_value(name))) == NULL) {
 		job = jvx_fail(job, EX_CONFIG, "replacement set '%s' is not in "
 		    "%s%s", jv_string_value(name), file,
 		    nofile ? " (no such file)" : "");
@@ -477,7 +273,7 @@ one(jv job, void *ctx)
 int
 main(int argc, char *argv[])
 {
-	int c, explicit = 0, st, i, j;
+	int c, explicit = 0, st;
 
 	diag_init(argv[0]);
 	while ((c = getopt(argc, argv, "f:hl:T:t:U")) != -1) {
@@ -508,15 +304,7 @@ main(int argc, char *argv[])
 	argv += optind;
 	load(explicit);
 	st = nd_each(argc, argv, one, NULL);
-	for (i = 0; i < nsets; i++) {
-		for (j = 0; j < sets[i].n; j++) {
-			free(sets[i].r[j].source);
-			free(sets[i].r[j].target);
-		}
-		free(sets[i].r);
-		free(sets[i].name);
-	}
-	free(sets);
+	rset_free(&sets);
 	nd_finish();
 	return st;
 }
