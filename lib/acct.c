@@ -328,14 +328,8 @@ acct_load(const char *path, struct acct_list *l)
 	memset(l, 0, sizeof *l);
 	memset(&ld, 0, sizeof ld);
 	ld.path = path;
-	doc = yml_load(path, &ld.lines);
-	if (!jv_is_valid(doc)) {
-		jv msg = jv_invalid_get_msg(doc);
-
-		warnx("%s", jv_string_value(msg));
-		jv_free(msg);
+	if (yml_load_warn(path, &doc, &ld.lines) != 0)
 		return EX_CONFIG;
-	}
 	if (jv_get_kind(doc) != JV_KIND_OBJECT) {
 		warnx("%s:%d: expected a mapping with an 'accounts' list", path,
 		    yml_line(ld.lines, jv_array()));

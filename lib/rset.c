@@ -171,14 +171,8 @@ rset_load(const char *path, struct rset_list *l)
 	memset(l, 0, sizeof *l);
 	memset(&ld, 0, sizeof ld);
 	ld.path = path;
-	doc = yml_load(path, &ld.lines);
-	if (!jv_is_valid(doc)) {
-		jv msg = jv_invalid_get_msg(doc);
-
-		warnx("%s", jv_string_value(msg));
-		jv_free(msg);
+	if (yml_load_warn(path, &doc, &ld.lines) != 0)
 		return -1;
-	}
 	if (jv_get_kind(doc) == JV_KIND_OBJECT) {
 		int n = jv_object_length(jv_copy(doc));
 

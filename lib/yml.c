@@ -319,6 +319,21 @@ yml_load(const char *path, jv *lines)
 }
 
 int
+yml_load_warn(const char *path, jv *doc, jv *lines)
+{
+	jv msg;
+
+	*doc = yml_load(path, lines);
+	if (jv_is_valid(*doc))
+		return 0;
+	msg = jv_invalid_get_msg(*doc);
+	warnx("%s", jv_string_value(msg));
+	jv_free(msg);
+	*doc = jv_invalid();
+	return -1;
+}
+
+int
 yml_line(jv lines, jv path)
 {
 	jv cur = jv_copy(lines), next;

@@ -17,6 +17,10 @@ jv yml_load(const char *path, jv *lines);
 #define YML_MAX_DEPTH	100
 #define YML_MAX_NODES	100000
 
+/* yml_load with its error printed (warnx "PATH:LINE: reason"): 0 with
+ * *doc and *lines (if LINES) set, or -1 with nothing to free. */
+int yml_load_warn(const char *path, jv *doc, jv *lines);
+
 /* Line of the node at PATH (a jv array of keys and indices, consumed) in
  * LINES (not consumed); the nearest existing ancestor's line when missing. */
 int yml_line(jv lines, jv path);
