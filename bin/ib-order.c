@@ -910,7 +910,6 @@ ex_sum(struct run *r, const struct ord *o, double *value, double *comm,
 
 static void place(struct run *r, struct ord *o);
 static void start_sync(struct run *r, int all);
-static int too_old(struct run *r, struct ord *o);
 
 /* Error 100: a message was dropped, which one is not said. Slow down (once
  * a second: one burst brings several) and ask what the gateway has. */
@@ -1055,8 +1054,6 @@ reconcile(struct run *r)
 				    o->attempts);
 				continue;
 			}
-			if (too_old(r, o))
-				continue;
 			warnx("%s: %s %g %s: order %lld never reached the "
 			    "gateway: placing it again", r->acct, o->action,
 			    o->qty, o->sym, o->id);
@@ -1605,10 +1602,12 @@ run_free(struct run *r)
 	free(r->hpbuf);
 }
 
-/* An order that goes out later than the run's start (the buys once the
- * sells filled, one placed again after a reconnect) still trades on the
- * plan's prices and cash: not once the plan has grown older than -E. 1 when
- * O is held back for that (skipped, with why: 75, retry with a fresh plan). */
+/* An order that first goes out later than the run's start (the buys once
+ * the sells filled) still trades on the plan's prices and cash: not once the
+ * plan has grown older than -E. 1 when O is held back for that (skipped,
+ * with why: 75, retry with a fresh plan). Only for an order never sent: one
+ * sent that the gateway did not list is placed again (reconcile), where a
+ * late turn-up of the first is watched for and cancelled (ghost). */
 static int
 too_old(struct run *r, struct ord *o)
 {
